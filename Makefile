@@ -1,0 +1,43 @@
+# dnsdr: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test lint typecheck unit integration bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check dnsdr tests
+
+typecheck: setup
+	$(BIN)/mypy --strict dnsdr
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+test: setup lint typecheck unit integration
+
+demo: setup
+	$(BIN)/python -m dnsdr.demo
+
+bench: setup
+	$(BIN)/python tests/bench/serial_sweep.py
+	$(BIN)/python tests/bench/failover.py
+
+clean:
+	-$(BIN)/dnsdr lab down 2>/dev/null
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

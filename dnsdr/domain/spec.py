@@ -1,0 +1,209 @@
+"""The typed DesignateDR spec: one description of the deployment, shared by the CLI and the CRD.
+
+These are plain frozen dataclasses with no I/O. Parsing and validation live in
+:mod:`dnsdr.domain.spec_parse`, so every object here is known to be valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+API_VERSION = "dnsdr.io/v1alpha1"
+KIND = "DesignateDR"
+
+
+class DatabaseFlavour(str, Enum):
+    MARIADB = "mariadb"
+    MYSQL = "mysql"
+
+
+class FailoverMode(str, Enum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class BackendType(str, Enum):
+    PDNS4 = "pdns4"
+    BIND9 = "bind9"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A host (IP address or DNS name) and a port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a credential lives; never the credential itself.
+
+    Exactly one of the three is set. ``secret_name``/``secret_key`` is a Kubernetes Secret key (in
+    standalone mode read from ``<secrets dir>/<name>/<key>``, the layout of a mounted Secret).
+    """
+
+    secret_name: str | None = None
+    secret_key: str | None = None
+    file: str | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        if self.file is not None:
+            return f"file {self.file}"
+        if self.env is not None:
+            return f"environment variable {self.env}"
+        return f"secret {self.secret_name}/{self.secret_key}"
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    flavour: DatabaseFlavour
+    endpoint: Endpoint
+    user: str
+    password: SecretRef
+    # The account replicas use to connect to this server when it is their source.
+    replication_user: str
+    replication_password: SecretRef
+    schema: str = "designate"
+
+
+@dataclass(frozen=True)
+class ServiceControl:
+    """How a region's Designate services are stopped, started and repointed at a database.
+
+    ``driver`` is ``lab`` (the local lab's processes), ``command`` (operator commands, with
+    ``{service}``, ``{region}``, ``{db_host}`` and ``{db_port}`` placeholders) or ``kubernetes``.
+    """
+
+    driver: str
+    commands: tuple[tuple[str, str], ...] = ()
+    namespace: str | None = None
+
+    def command(self, name: str) -> str | None:
+        return dict(self.commands).get(name)
+
+
+@dataclass(frozen=True)
+class DesignateSpec:
+    api: Endpoint
+    mdns: tuple[Endpoint, ...]
+    # Source addresses designate-worker sends NOTIFY from; backends must trust them.
+    notify_sources: tuple[str, ...]
+    control: ServiceControl
+    # designate-manage as run in this region (argv prefix), e.g. with --config-file.
+    manage_command: tuple[str, ...] = ("designate-manage",)
+    api_scheme: str = "http"
+
+
+@dataclass(frozen=True)
+class Pdns4Backend:
+    name: str
+    dns: Endpoint
+    api: Endpoint
+    api_key: SecretRef
+    api_scheme: str = "http"
+    type: BackendType = BackendType.PDNS4
+
+
+@dataclass(frozen=True)
+class Bind9Backend:
+    name: str
+    dns: Endpoint
+    rndc: Endpoint
+    rndc_key: SecretRef
+    # Paths as designate-worker sees them, written into pools.yml target options.
+    rndc_key_file: str | None = None
+    rndc_config_file: str | None = None
+    type: BackendType = BackendType.BIND9
+
+
+Backend = Pdns4Backend | Bind9Backend
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    name: str
+    database: DatabaseSpec | None = None
+    designate: DesignateSpec | None = None
+    backends: tuple[Backend, ...] = ()
+    # What designate-worker SOA-polls in this region; defaults to the backends' DNS endpoints.
+    nameservers: tuple[Endpoint, ...] = ()
+    # Where the monitor of this region listens (only for the monitor region).
+    monitor: Endpoint | None = None
+
+    @property
+    def polled_nameservers(self) -> tuple[Endpoint, ...]:
+        return self.nameservers or tuple(b.dns for b in self.backends)
+
+    def addresses(self) -> frozenset[str]:
+        """Every host this region's components are reached at: what must vanish when it is lost."""
+        hosts: set[str] = {ns.host for ns in self.polled_nameservers}
+        if self.database:
+            hosts.add(self.database.endpoint.host)
+        if self.designate:
+            hosts.add(self.designate.api.host)
+            hosts.update(m.host for m in self.designate.mdns)
+            hosts.update(self.designate.notify_sources)
+        for b in self.backends:
+            hosts.add(b.dns.host)
+            hosts.add(b.api.host if isinstance(b, Pdns4Backend) else b.rndc.host)
+        if self.monitor:
+            hosts.add(self.monitor.host)
+        return frozenset(hosts)
+
+
+@dataclass(frozen=True)
+class NsRecord:
+    hostname: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    name: str = "default"
+    id: str | None = None
+    description: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    ns_records: tuple[NsRecord, ...] = ()
+    also_notifies: tuple[Endpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    failover: FailoverMode = FailoverMode.MANUAL
+    probe_interval_seconds: float = 5.0
+    consecutive_failures: int = 3
+    max_lag_seconds: float = 10.0
+    cooldown_seconds: float = 3600.0
+    semi_sync_required: bool = True
+    relay_log_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class DesignateDR:
+    name: str
+    primary_region: str
+    regions: tuple[RegionSpec, ...]
+    pool: PoolSpec = field(default_factory=PoolSpec)
+    policy: PolicySpec = field(default_factory=PolicySpec)
+    monitor_region: str | None = None
+    namespace: str | None = None
+
+    def region(self, name: str) -> RegionSpec:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions)
+
+    @property
+    def database_regions(self) -> tuple[RegionSpec, ...]:
+        return tuple(r for r in self.regions if r.database is not None)
