@@ -7,23 +7,23 @@ These are plain frozen dataclasses with no I/O. Parsing and validation live in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 API_VERSION = "dnsdr.io/v1alpha1"
 KIND = "DesignateDR"
 
 
-class DatabaseFlavour(str, Enum):
+class DatabaseFlavour(StrEnum):
     MARIADB = "mariadb"
     MYSQL = "mysql"
 
 
-class FailoverMode(str, Enum):
+class FailoverMode(StrEnum):
     AUTOMATIC = "automatic"
     MANUAL = "manual"
 
 
-class BackendType(str, Enum):
+class BackendType(StrEnum):
     PDNS4 = "pdns4"
     BIND9 = "bind9"
 

@@ -16,8 +16,8 @@ from dnsdr.domain.spec import (
     API_VERSION,
     KIND,
     Backend,
-    Bind9Backend,
     BackendType,
+    Bind9Backend,
     DatabaseFlavour,
     DatabaseSpec,
     DesignateDR,
@@ -138,7 +138,10 @@ def _cross_checks(
         if monitor not in names:
             problems.add("spec.monitor.region", f"unknown region {monitor!r}")
         elif monitor in db_regions:
-            problems.add("spec.monitor.region", f"region {monitor!r} holds a database; the monitor must watch from a third region")
+            problems.add(
+                "spec.monitor.region",
+                f"region {monitor!r} holds a database; the monitor must watch from a third region",
+            )
     for i, r in enumerate(regions):
         if r.database is not None and r.designate is None:
             problems.add(f"spec.regions[{i}].designate", "is required in a region with a database")
@@ -427,7 +430,9 @@ def _pool(node: Node) -> PoolSpec | None:
             h, p = item.require("hostname"), item.require("priority")
             hostname = h.string() if h else None
             if hostname is not None and (not hostname.endswith(".") or not is_hostname(hostname)):
-                item.problems.add(f"{item.path}.hostname", f"{hostname!r} must be a fully qualified name ending with '.'")
+                item.problems.add(
+                    f"{item.path}.hostname", f"{hostname!r} must be a fully qualified name ending with '.'"
+                )
                 hostname = None
             priority = p.integer(1, 10000) if p else None
             if hostname and priority:

@@ -1,0 +1,76 @@
+"""``dnsdr pools``: render pools.yml for any state of the world, and validate any pools.yml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from dnsdr.adapters.secrets import SecretError, resolve
+from dnsdr.cli.common import config_option, fail, load_spec, read_yaml
+from dnsdr.domain.pools import StateError, WorldState, redacted, render_pools_yaml
+from dnsdr.domain.pools_check import check_pools
+
+
+@click.group()
+def pools() -> None:
+    """Render and validate Designate pools.yml files."""
+
+
+@pools.command("render")
+@config_option
+@click.option("--primary", metavar="REGION",
+              help="Region whose database is writable (default: spec.primaryRegion).")
+@click.option("--lost", metavar="REGION", multiple=True,
+              help="A region that is gone; repeat for several. Its addresses vanish from the output.")
+@click.option("-o", "--output-file", "output_file", metavar="FILE",
+              type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE (mode 0600, with real API tokens) instead of stdout.")
+def render(config: str, primary: str | None, lost: tuple[str, ...], output_file: str | None) -> None:
+    """Render the pools.yml that Designate needs in a given state.
+
+    \b
+    Healthy:       dnsdr pools render -c dr.yaml
+    After r1 loss: dnsdr pools render -c dr.yaml --primary r2 --lost r1 -o pools.yml
+
+    On stdout, API tokens are shown as REDACTED; with -o they are resolved from their references
+    and written to a private file ready for `designate-manage pool update --file`.
+    """
+    spec = load_spec(config)
+    state = WorldState(primary=primary or spec.primary_region, lost=frozenset(lost))
+    try:
+        if output_file is None:
+            click.echo(render_pools_yaml(spec, state, redacted), nl=False)
+            return
+        text = render_pools_yaml(spec, state, resolve)
+    except StateError as exc:
+        fail(str(exc))
+    except SecretError as exc:
+        fail(f"cannot resolve a credential: {exc}")
+    path = Path(output_file)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    except OSError as exc:
+        fail(f"cannot write {output_file}: {exc.strerror}")
+    click.echo(f"wrote {output_file} ({state.describe()})", err=True)
+
+
+@pools.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def validate(file: str) -> None:
+    """Check FILE as `designate-manage pool update` would, with clearer messages.
+
+    Accepts any pools.yml, written by dnsdr, by hand or by other tools. Exit 0 when valid,
+    1 with one line per problem otherwise.
+    """
+    problems = check_pools(read_yaml(file))
+    if problems:
+        for line in problems:
+            click.echo(f"{file}: {line}", err=True)
+        fail(f"{file}: {len(problems)} problem(s); Designate would reject this file")
+    click.echo(f"{file}: valid")

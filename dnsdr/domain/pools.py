@@ -1,0 +1,138 @@
+"""Render Designate's pools.yml for one state of the world, purely.
+
+The state says which region holds the writable database and which regions are lost. A lost
+region contributes nothing: no target, no polled nameserver, no master, no also-notify (a dead
+nameserver in the pool turns every zone change into ERROR under the 100% threshold; a dead master
+makes backends retry AXFR against nothing). Output is byte-identical for the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dnsdr.domain.spec import (
+    Bind9Backend,
+    DesignateDR,
+    Endpoint,
+    Pdns4Backend,
+    RegionSpec,
+    SecretRef,
+)
+
+SecretLookup = Callable[[SecretRef], str]
+
+
+def redacted(_: SecretRef) -> str:
+    """A stand-in for secrets when pools are shown rather than applied."""
+    return "REDACTED"
+
+
+class StateError(ValueError):
+    """The world state does not fit the spec (unknown region, lost primary, nothing left)."""
+
+
+@dataclass(frozen=True)
+class WorldState:
+    primary: str
+    lost: frozenset[str] = field(default_factory=frozenset)
+
+    def describe(self) -> str:
+        lost = ",".join(sorted(self.lost)) or "none"
+        return f"primary={self.primary} lost={lost}"
+
+
+def check_state(spec: DesignateDR, state: WorldState) -> None:
+    names = set(spec.region_names)
+    unknown = sorted((state.lost | {state.primary}) - names)
+    if unknown:
+        raise StateError(f"unknown region(s): {', '.join(unknown)} (known: {', '.join(spec.region_names)})")
+    if state.primary in state.lost:
+        raise StateError(f"the primary region {state.primary} cannot also be lost")
+    if spec.region(state.primary).database is None:
+        raise StateError(f"region {state.primary} holds no database and cannot be primary")
+    if not any(r.backends for r in live_regions(spec, state)):
+        raise StateError("no backend would be left: every region with backends is lost")
+
+
+def live_regions(spec: DesignateDR, state: WorldState) -> tuple[RegionSpec, ...]:
+    return tuple(r for r in spec.regions if r.name not in state.lost)
+
+
+def masters_for(spec: DesignateDR, state: WorldState, region: RegionSpec) -> tuple[Endpoint, ...]:
+    """The mdns servers a target in ``region`` may transfer from in this state.
+
+    A target pulls from its own region's mdns (cheap, and it keeps serving AXFR from a replica
+    when the other region is cut off); a region without Designate pulls from the primary's.
+    """
+    if region.designate is not None:
+        return region.designate.mdns
+    primary = spec.region(state.primary)
+    assert primary.designate is not None  # guaranteed by spec validation
+    return primary.designate.mdns
+
+
+def _endpoint(e: Endpoint) -> dict[str, Any]:
+    return {"host": e.host, "port": e.port}
+
+
+def _target(
+    backend: Pdns4Backend | Bind9Backend, region: RegionSpec, masters: tuple[Endpoint, ...],
+    secret: SecretLookup,
+) -> dict[str, Any]:
+    options: dict[str, str] = {"host": backend.dns.host, "port": str(backend.dns.port)}
+    if isinstance(backend, Pdns4Backend):
+        options["api_endpoint"] = f"{backend.api_scheme}://{backend.api}"
+        options["api_token"] = secret(backend.api_key)
+        kind = "PowerDNS"
+    else:
+        options["rndc_host"] = backend.rndc.host
+        options["rndc_port"] = str(backend.rndc.port)
+        if backend.rndc_key_file:
+            options["rndc_key_file"] = backend.rndc_key_file
+        elif backend.rndc_key.file:
+            options["rndc_key_file"] = backend.rndc_key.file
+        if backend.rndc_config_file:
+            options["rndc_config_file"] = backend.rndc_config_file
+        kind = "BIND9"
+    return {
+        "type": backend.type.value,
+        "description": f"{region.name} {kind} {backend.name} (managed by dnsdr)",
+        "masters": [_endpoint(m) for m in masters],
+        "options": options,
+    }
+
+
+def render_pools(spec: DesignateDR, state: WorldState, secret: SecretLookup = redacted) -> list[dict[str, Any]]:
+    """The pools.yml document (a list of pools) as plain data."""
+    check_state(spec, state)
+    lost_hosts: set[str] = set()
+    for r in spec.regions:
+        if r.name in state.lost:
+            lost_hosts |= r.addresses()
+    live = live_regions(spec, state)
+    pool_spec = spec.pool
+    pool: dict[str, Any] = {"name": pool_spec.name}
+    if pool_spec.id:
+        pool["id"] = pool_spec.id
+    description = pool_spec.description or f"managed by dnsdr ({spec.name})"
+    pool["description"] = f"{description} [{state.describe()}]"[:160]
+    pool["attributes"] = dict(pool_spec.attributes)
+    pool["ns_records"] = [{"hostname": ns.hostname, "priority": ns.priority} for ns in pool_spec.ns_records]
+    pool["nameservers"] = [_endpoint(ns) for r in live for ns in r.polled_nameservers]
+    pool["targets"] = [
+        _target(b, r, masters_for(spec, state, r), secret) for r in live for b in r.backends
+    ]
+    pool["also_notifies"] = [_endpoint(a) for a in pool_spec.also_notifies if a.host not in lost_hosts]
+    return [pool]
+
+
+def render_pools_yaml(spec: DesignateDR, state: WorldState, secret: SecretLookup = redacted) -> str:
+    header = f"# pools.yml rendered by dnsdr for {spec.name}: {state.describe()}\n"
+    body = yaml.safe_dump(
+        render_pools(spec, state, secret), sort_keys=False, default_flow_style=False, width=1000
+    )
+    return header + body
