@@ -76,8 +76,9 @@ class DatabaseSpec:
 class ServiceControl:
     """How a region's Designate services are stopped, started and repointed at a database.
 
-    ``driver`` is ``lab`` (the local lab's processes), ``command`` (operator commands, with
-    ``{service}``, ``{region}``, ``{db_host}`` and ``{db_port}`` placeholders) or ``kubernetes``.
+    ``driver`` is ``command`` (operator commands such as systemctl over ssh, Ansible, or the local
+    lab's own ``dnsdr lab service``, with ``{service}``, ``{region}``, ``{db_host}`` and
+    ``{db_port}`` placeholders) or ``kubernetes`` (Deployments in ``namespace``).
     """
 
     driver: str

@@ -35,7 +35,7 @@ from dnsdr.domain.spec import (
 
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-CONTROL_DRIVERS = ("lab", "command", "kubernetes")
+CONTROL_DRIVERS = ("command", "kubernetes")
 COMMAND_NAMES = ("start", "stop", "restart", "repoint", "status")
 
 

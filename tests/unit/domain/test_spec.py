@@ -78,7 +78,7 @@ _DELETE = object()
         (_set("spec/pool/id", "not-a-uuid"), "spec.pool.id: 'not-a-uuid' is not a UUID"),
         (_set("spec/policy/consecutiveFailures", 0), "spec.policy.consecutiveFailures: must be 1..100"),
         (_set("spec/policy/failover", "yolo"), "spec.policy.failover: must be one of automatic, manual"),
-        (_set("spec/regions/0/designate/control/driver", "ssh"), "control.driver: must be one of lab, command, kubernetes"),
+        (_set("spec/regions/0/designate/control/driver", "ssh"), "control.driver: must be one of command, kubernetes"),
         (_set("spec/regions/0/designate/control/commands", {"stop": "x"}), "commands.start: is required by the command driver"),
         (_set("spec/regions/0/designate/mdns/0/host", "not a host!"), "is neither an IP address nor a hostname"),
         (_set("spec/regions/1/backends/1/rndc/host", "127.0.1.3"), "address 127.0.1.3 is used by regions r1 and r2"),

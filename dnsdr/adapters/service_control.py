@@ -1,0 +1,85 @@
+"""Stop, start, restart and repoint a region's Designate services.
+
+The ``command`` driver runs operator-supplied commands (systemctl over ssh, an Ansible playbook,
+or the local lab's `dnsdr lab service ...`), one per service, with ``{service}``, ``{region}``,
+``{db_host}`` and ``{db_port}`` filled in. Commands are split with shlex and run without a shell.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dnsdr.domain.spec import Endpoint, RegionSpec
+
+# Stop order: no new API writes first, then no serial bumps, no NOTIFY, no RPC, no AXFR.
+STOP_ORDER = ("api", "producer", "worker", "central", "mdns")
+# Start order: central first (others' RPC casts are dropped until it consumes), API last.
+START_ORDER = ("central", "mdns", "worker", "producer", "api")
+
+
+class ServiceControlError(RuntimeError):
+    """A control command failed or timed out; the message names the command and its output tail."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str
+
+
+class CommandController:
+    def __init__(self, region: RegionSpec, timeout: float = 120.0) -> None:
+        if region.designate is None:
+            raise ServiceControlError(f"region {region.name} has no Designate to control")
+        self.region = region
+        self.control = region.designate.control
+        self.timeout = timeout
+        if self.control.driver != "command":
+            raise ServiceControlError(
+                f"region {region.name}: service control driver {self.control.driver!r} is not available in "
+                "standalone mode; use driver: command"
+            )
+
+    def _run(self, action: str, **values: str) -> CommandResult:
+        template = self.control.command(action)
+        if template is None:
+            raise ServiceControlError(f"region {self.region.name}: no {action!r} command configured")
+        try:
+            argv = tuple(shlex.split(template.format(region=self.region.name, **values)))
+        except (KeyError, ValueError) as exc:
+            raise ServiceControlError(f"region {self.region.name}: bad {action!r} command template: {exc}") from None
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
+        except FileNotFoundError:
+            raise ServiceControlError(f"{action} in {self.region.name}: command not found: {argv[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise ServiceControlError(
+                f"{action} in {self.region.name}: {argv[0]} did not finish within {self.timeout:g} s"
+            ) from None
+        output = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            tail = "\n".join(output.splitlines()[-5:])
+            raise ServiceControlError(
+                f"{action} in {self.region.name} failed (exit {proc.returncode}): {' '.join(argv[:3])}...\n{tail}"
+            )
+        return CommandResult(argv, proc.returncode, output)
+
+    def stop(self, services: Sequence[str] = STOP_ORDER) -> None:
+        for service in services:
+            self._run("stop", service=service)
+
+    def start(self, services: Sequence[str] = START_ORDER) -> None:
+        for service in services:
+            self._run("start", service=service)
+
+    def restart(self, services: Sequence[str]) -> None:
+        for service in services:
+            self._run("restart", service=service)
+
+    def repoint(self, database: Endpoint) -> None:
+        """Point every service of the region at ``database`` and restart them."""
+        self._run("repoint", db_host=database.host, db_port=str(database.port), service="all")
