@@ -249,6 +249,7 @@ def rewrite_masters(
     with client:
         try:
             if isinstance(client, RndcClient):
+                client.login()
                 outcomes = _rewrite_bind(client, zones, masters, dry_run)
             else:
                 outcomes = _rewrite_pdns(client, zones, masters, dry_run)

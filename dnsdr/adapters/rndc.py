@@ -216,11 +216,16 @@ class RndcClient:
         raise AssertionError("unreachable")
 
     def map(self, fn: Callable[[str], T], items: Sequence[str]) -> list[T | RndcError]:
-        """``fn(item)`` for every item over the connection pool; RndcError is returned, not raised."""
+        """``fn(item)`` for every item over the connection pool; RndcError is returned, not raised.
+
+        Unreachable and auth errors are raised: they would fail every other item the same way.
+        """
 
         def one(item: str) -> T | RndcError:
             try:
                 return fn(item)
+            except (RndcUnreachable, RndcAuthError):
+                raise
             except RndcError as exc:
                 return exc
 
@@ -228,6 +233,11 @@ class RndcClient:
             return [one(i) for i in items]
         with ThreadPoolExecutor(self.connections, thread_name_prefix="rndc") as pool:
             return list(pool.map(one, items))
+
+    def login(self) -> None:
+        """Open (or check) one connection now, so a bad key or address fails before any work."""
+        with self._connection():
+            pass
 
     # Commands. Zone names are given with or without the trailing dot.
     def status(self) -> str:

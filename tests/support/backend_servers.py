@@ -36,6 +36,20 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen[bytes], log: Path, t
     raise RuntimeError(f"{host}:{port} did not open: {log.read_text()[-2000:]}")
 
 
+def ensure_loopback_address(address: str) -> bool:
+    """named listens only on addresses held by an interface (unlike PowerDNS, which just binds), so
+    127.0.11.x must be on ``lo``. Returns True when this call added it (the caller removes it)."""
+    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+    if f" {address}/" in shown.stdout or not address.startswith("127."):
+        return False
+    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    return True
+
+
+def remove_loopback_address(address: str) -> None:
+    subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
+
+
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -122,7 +136,9 @@ class BindServer:
     rndc_port: int = 19530
     key_name: str = "dnsdr-test-key"
     secret_b64: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
+    extra_conf: str = ""  # e.g. primary zones served by this instance
     proc: subprocess.Popen[bytes] | None = None
+    added_address: bool = False
 
     @property
     def key_file(self) -> Path:
@@ -154,7 +170,7 @@ options {{
     minimal-responses yes;
 }};
 controls {{ inet {self.address} port {self.rndc_port} allow {{ 127.0.0.0/8; }} keys {{ "{self.key_name}"; }}; }};
-"""
+{self.extra_conf}"""
         )
 
     def seed(self, zones: Iterable[str], master_host: str, master_port: int) -> None:
@@ -167,8 +183,19 @@ controls {{ inet {self.address} port {self.rndc_port} allow {{ 127.0.0.0/8; }} k
         with (self.directory / "_default.nzf").open("a") as fh:
             fh.writelines(lines)
 
+    def add_primary_zone(self, zone: str, serial: int) -> None:
+        """Serve ``zone`` as a primary with one SOA/NS/A set (call before start)."""
+        name = zone.rstrip(".")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / f"{name}.db").write_text(
+            f"$TTL 60\n@ IN SOA ns1.{name}. admin.{name}. {serial} 60 60 600 60\n"
+            f"@ IN NS ns1.{name}.\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.80\n"
+        )
+        self.extra_conf += f'zone "{name}" {{ type primary; file "{name}.db"; }};\n'
+
     def start(self) -> None:
         self.prepare()
+        self.added_address = ensure_loopback_address(self.address)
         log = self.directory / "named.log"
         self.proc = subprocess.Popen(
             ["named", "-g", "-X", "none", "-n", "2", "-c", str(self.directory / "named.conf")],
@@ -177,6 +204,7 @@ controls {{ inet {self.address} port {self.rndc_port} allow {{ 127.0.0.0/8; }} k
             start_new_session=True,
         )
         _wait_port(self.address, self.rndc_port, self.proc, log, timeout=120.0)
+        _wait_port(self.address, self.dns_port, self.proc, log, timeout=120.0)
 
     def rndc(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -188,3 +216,6 @@ controls {{ inet {self.address} port {self.rndc_port} allow {{ 127.0.0.0/8; }} k
 
     def stop(self) -> None:
         _stop(self.proc)
+        if self.added_address:
+            remove_loopback_address(self.address)
+            self.added_address = False
