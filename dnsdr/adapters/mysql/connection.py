@@ -83,7 +83,7 @@ def privilege_from(code: int, message: str) -> str:
     """The privilege a denied-access error names, as the server spells it."""
     m = _PRIV.search(message)
     if m:
-        return m.group(1).replace("_", " ") if "ADMIN" in m.group(1) else m.group(1)
+        return m.group(1)
     if code == ER_KILL_DENIED:
         return "CONNECTION ADMIN (or SUPER)"
     m = _CMD_DENIED.match(message)
