@@ -1,0 +1,132 @@
+"""MariaDB in the lab: accounts on the primary, the GTID semi-sync replica, role checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from dnsdr.lab.errors import LabError
+from dnsdr.lab.layout import MYSQL_PORT, Addresses, Paths
+from dnsdr.lab.render import CONNECT_RETRY_S, HEARTBEAT_PERIOD_S, Secrets
+
+
+@contextmanager
+def root(paths: Paths, region: str, timeout: float = 10.0) -> Iterator[Any]:
+    """root over the region's Unix socket (no password; the socket lives in the lab dir)."""
+    try:
+        conn = pymysql.connect(
+            unix_socket=str(paths.mysql_socket(region)), user="root", connect_timeout=timeout,
+            read_timeout=60, write_timeout=60, autocommit=True,
+        )
+    except pymysql.MySQLError as exc:
+        raise LabError(f"{region}/mariadb", f"cannot connect as root over the socket: {exc.args[-1]}") from None
+    try:
+        yield conn.cursor(pymysql.cursors.DictCursor)
+    finally:
+        conn.close()
+
+
+def create_accounts(paths: Paths, region: str, secrets: Secrets) -> None:
+    """On the primary (binlogged, so replicas get the same accounts)."""
+    statements = [
+        ("CREATE USER IF NOT EXISTS 'dnsdr'@'%%' IDENTIFIED BY %s", (secrets.dnsdr_db,)),
+        ("GRANT ALL PRIVILEGES ON *.* TO 'dnsdr'@'%%' WITH GRANT OPTION", ()),
+        ("CREATE USER IF NOT EXISTS 'repl'@'%%' IDENTIFIED BY %s", (secrets.repl_db,)),
+        ("GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'repl'@'%%'", ()),
+        ("CREATE USER IF NOT EXISTS 'designate'@'%%' IDENTIFIED BY %s", (secrets.designate_db,)),
+        ("CREATE DATABASE IF NOT EXISTS designate CHARACTER SET utf8mb4", ()),
+        ("GRANT ALL PRIVILEGES ON designate.* TO 'designate'@'%%'", ()),
+    ]
+    with root(paths, region) as cur:
+        for sql, args in statements:
+            cur.execute(sql, args)
+
+
+def start_replica(paths: Paths, replica: str, source: str, secrets: Secrets) -> None:
+    """Make ``replica`` a GTID semi-sync replica of ``source``, read-only."""
+    host = Addresses(source).core
+    with root(paths, replica) as cur:
+        cur.execute("STOP SLAVE")
+        cur.execute("SET GLOBAL read_only = 1")
+        cur.execute(
+            "CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER='repl', MASTER_PASSWORD=%s, "
+            f"MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY={CONNECT_RETRY_S}, "
+            f"MASTER_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD_S}",
+            (host, MYSQL_PORT, secrets.repl_db),
+        )
+        cur.execute("SET GLOBAL rpl_semi_sync_slave_enabled = 1")
+        cur.execute("START SLAVE")
+
+
+@dataclass(frozen=True)
+class DbRole:
+    region: str
+    reachable: bool
+    read_only: bool = False
+    source_host: str | None = None
+    io_running: str | None = None
+    sql_running: str | None = None
+    semi_sync_master: str | None = None
+    semi_sync_slave: str | None = None
+    gtid_current: str = ""
+    last_error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def role(paths: Paths, region: str) -> DbRole:
+    try:
+        with root(paths, region, timeout=3) as cur:
+            cur.execute("SELECT @@global.read_only AS ro, @@global.gtid_current_pos AS gtid")
+            row = cur.fetchone()
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%%_status'")
+            status = {r["Variable_name"]: r["Value"] for r in cur.fetchall()}
+            cur.execute("SHOW SLAVE STATUS")
+            slave = cur.fetchone()
+    except LabError:
+        return DbRole(region, reachable=False)
+    return DbRole(
+        region, True, read_only=bool(int(row["ro"])), gtid_current=str(row["gtid"]),
+        source_host=slave["Master_Host"] if slave else None,
+        io_running=slave["Slave_IO_Running"] if slave else None,
+        sql_running=slave["Slave_SQL_Running"] if slave else None,
+        semi_sync_master=status.get("Rpl_semi_sync_master_status"),
+        semi_sync_slave=status.get("Rpl_semi_sync_slave_status"),
+        last_error=(slave["Last_IO_Error"] or slave["Last_SQL_Error"]) if slave else "",
+    )
+
+
+def healthy_pair(paths: Paths, primary: str, replica: str) -> bool:
+    """The initial roles: primary writable and not replicating; replica read-only, both threads up."""
+    p, r = role(paths, primary), role(paths, replica)
+    return (
+        p.reachable and r.reachable and not p.read_only and p.source_host is None
+        and r.read_only and r.source_host == Addresses(primary).core
+        and r.io_running == "Yes" and r.sql_running == "Yes"
+    )
+
+
+def wait_replicating(paths: Paths, primary: str, replica: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthy_pair(paths, primary, replica) and role(paths, primary).semi_sync_master == "ON":
+            return
+        time.sleep(0.2)
+    r = role(paths, replica)
+    raise LabError(
+        f"{replica}/mariadb",
+        f"not replicating from {primary} with semi-sync within {timeout:g} s "
+        f"(IO={r.io_running}, SQL={r.sql_running}, error={r.last_error or 'none'})",
+    )
+
+
+def query(paths: Paths, region: str, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    with root(paths, region) as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())

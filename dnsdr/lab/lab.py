@@ -1,0 +1,362 @@
+"""The lab as a Python object: what `dnsdr lab` and the integration-test fixture drive."""
+
+from __future__ import annotations
+
+import json
+import secrets as random_secrets
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dnsdr.adapters.designate_api import DesignateApi
+from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
+from dnsdr.adapters.secrets import resolve
+from dnsdr.domain.pools import WorldState, render_pools_yaml
+from dnsdr.domain.spec import DesignateDR
+from dnsdr.domain.spec_parse import SpecError, parse_designatedr
+from dnsdr.lab import components, dbsetup, faults, proc
+from dnsdr.lab.components import Component, bin_dir, run_tool, write_private
+from dnsdr.lab.errors import LabError
+from dnsdr.lab.layout import (
+    API_PORT,
+    DESIGNATE_SERVICES,
+    KINDS,
+    MYSQL_PORT,
+    PRIMARY,
+    REGIONS,
+    Addresses,
+    Paths,
+    check_region,
+    check_service,
+)
+from dnsdr.lab.render import Secrets
+from dnsdr.lab.spec_doc import SECRET_FILES, designatedr
+
+Progress = Callable[[str], None]
+INFRA = ("mariadb", "rabbitmq", "pdns", "bind")
+REPLICA = "r2"
+PROJECT = "dnsdr-lab"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class Lab:
+    """One lab under ``root`` (absolute). Every method is safe to call again (idempotent)."""
+
+    def __init__(self, root: Path, progress: Progress | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.paths = Paths(self.root)
+        self.progress: Progress = progress or _quiet
+        self._cgroups: proc.Cgroups | None = None
+
+    # --- description -----------------------------------------------------------------------------
+
+    @property
+    def spec_path(self) -> Path:
+        return self.paths.spec
+
+    def spec(self) -> DesignateDR:
+        try:
+            return parse_designatedr(yaml.safe_load(self.spec_path.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise LabError("lab", f"cannot read {self.spec_path}: {exc.strerror} (is the lab up?)") from None
+        except SpecError as exc:
+            raise LabError("lab", f"{self.spec_path} is not a valid DesignateDR: {exc.problems[0]}") from None
+
+    @property
+    def cgroups(self) -> proc.Cgroups:
+        if self._cgroups is None:
+            self._cgroups = proc.Cgroups(self.root)
+        return self._cgroups
+
+    def api(self, region: str, project_id: str = PROJECT) -> DesignateApi:
+        a = Addresses(check_region(region))
+        return DesignateApi(f"http://{a.core}:{API_PORT}", project_id=project_id, timeout=60)
+
+    def secrets(self) -> Secrets:
+        """The lab's credentials, generated on first use into secrets/ (mode 0600)."""
+        values: dict[str, str] = {}
+        self.paths.secrets.mkdir(parents=True, exist_ok=True)
+        self.paths.secrets.chmod(0o700)
+        for field, filename in SECRET_FILES.items():
+            path = self.paths.secret(filename)
+            if not path.exists():
+                write_private(path, random_secrets.token_hex(16) + "\n")
+            values[field] = resolve_file(path)
+        return Secrets(**values)
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.paths.state.read_text(encoding="utf-8"))
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        self.paths.state.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def db_target(self, region: str) -> tuple[str, int]:
+        """The database a region's Designate services use (r1's primary unless repointed)."""
+        db = self._state().get("db", {}).get(region)
+        return (str(db[0]), int(db[1])) if db else (Addresses(PRIMARY).core, MYSQL_PORT)
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def running(self, region: str, kind: str) -> bool:
+        return bool(self.cgroups.pids(region, kind))
+
+    def _start(self, c: Component) -> None:
+        name = f"{c.region}/{c.kind}"
+        if self.running(c.region, c.kind):
+            return
+        self.cgroups.ensure(c.region, c.kind)
+        log = self.paths.log(c.region, c.kind)
+        if log.exists():
+            log.replace(log.with_name(log.name + ".1"))
+        pid = proc.spawn(
+            c.argv, cgroup=self.cgroups.component(c.region, c.kind), log=log,
+            pidfile=self.paths.pidfile(c.region, c.kind), env=c.env, cwd=c.cwd,
+        )
+        started = time.monotonic()
+        ok = proc.wait_until(c.ready, timeout=c.timeout, interval=0.2, abort=lambda: not proc.alive(pid))
+        if not ok:
+            alive = proc.alive(pid)
+            why = f"not ready within {c.timeout:g} s" if alive else "exited during start-up"
+            raise LabError(name, why, proc.log_tail(log))
+        self.progress(f"{name} ready in {time.monotonic() - started:.1f} s")
+
+    def _parallel(self, tasks: Iterable[Callable[[], None]]) -> None:
+        tasks = list(tasks)
+        if not tasks:
+            return
+        with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+            futures = [pool.submit(t) for t in tasks]
+            errors = [f.exception() for f in futures]
+        for err in errors:
+            if err is not None:
+                raise err
+
+    def _infra(self, region: str, kind: str, secrets: Secrets) -> Component:
+        if kind == "mariadb":
+            return components.mariadb(self.paths, region)
+        if kind == "rabbitmq":
+            return components.rabbitmq(self.paths, region, secrets)
+        if kind == "pdns":
+            return components.pdns(self.paths, region, secrets)
+        return components.bind(self.paths, region)
+
+    def _designate(self, region: str, service: str) -> Component:
+        return components.designate_service(
+            self.paths, region, service, lambda: components.rabbit_consumers(self.paths, region),
+        )
+
+    def _start_infra(self, region: str, kind: str, secrets: Secrets) -> None:
+        self._start(self._infra(region, kind, secrets))
+
+    def _start_designate(self, region: str, service: str) -> None:
+        self._start(self._designate(region, service))
+
+    def _prepare(self, regions: Iterable[str]) -> Secrets:
+        secrets = self.secrets()
+        for r in REGIONS:
+            for kind in KINDS:
+                self.cgroups.ensure(r, kind)
+        faults.ensure({r: self.cgroups.nft_path(r) for r in REGIONS}, self.cgroups.nft_level())
+        bins = bin_dir()
+        write_private(self.spec_path, yaml.safe_dump(designatedr(self.paths, bins), sort_keys=False))
+        for r in regions:
+            host, port = self.db_target(r)
+            components.designate_files(self.paths, r, secrets, host, port)
+        return secrets
+
+    def up(self) -> None:
+        """Start whatever is not running, in order, health-checked; initialise data the first time."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        secrets = self._prepare(REGIONS)
+        self._start_regions(REGIONS, secrets)
+
+    def start(self, region: str) -> None:
+        """Restart a killed or stopped region's processes, without re-initialising data."""
+        check_region(region)
+        self.cont(region)
+        if not self._state().get("initialised"):
+            self.up()
+            return
+        self._start_regions((region,), self._prepare((region,)))
+
+    def _start_regions(self, regions: tuple[str, ...], secrets: Secrets) -> None:
+        self._parallel(partial(self._start_infra, r, k, secrets) for r in regions for k in INFRA)
+        state = self._state()
+        if not state.get("initialised"):
+            self._initialise(secrets)
+        else:
+            for r in regions:
+                if dbsetup.role(self.paths, r).source_host:
+                    dbsetup.query(self.paths, r, "SET GLOBAL read_only = 1")
+        self._parallel(partial(self._start_designate, r, "central") for r in regions)
+        state = self._state()
+        if not state.get("pools_applied"):
+            self._apply_pools()
+        rest = [s for s in DESIGNATE_SERVICES if s != "central"]
+        self._parallel(partial(self._start_designate, r, s) for r in regions for s in rest)
+
+    def _initialise(self, secrets: Secrets) -> None:
+        """First start: accounts on r1, r2 replicating from r1, Designate's schema (replicated)."""
+        t0 = time.monotonic()
+        dbsetup.create_accounts(self.paths, PRIMARY, secrets)
+        dbsetup.start_replica(self.paths, REPLICA, PRIMARY, secrets)
+        manage = [str(bin_dir() / "designate-manage"), "--config-file", str(self.paths.designate_conf(PRIMARY))]
+        run_tool(f"{PRIMARY}/designate-manage", [*manage, "database", "sync"], timeout=300)
+        dbsetup.wait_replicating(self.paths, PRIMARY, REPLICA)
+        state = self._state()
+        state.update(initialised=True, primary=PRIMARY, db={r: [Addresses(PRIMARY).core, MYSQL_PORT] for r in REGIONS})
+        self._save_state(state)
+        self.progress(f"databases initialised, {REPLICA} replicating from {PRIMARY} in {time.monotonic() - t0:.1f} s")
+
+    def pools_yaml(self) -> str:
+        """The initial pools.yml (every target, masters = own region's mdns), secrets filled in."""
+        return render_pools_yaml(self.spec(), WorldState(PRIMARY), resolve)
+
+    def _apply_pools(self) -> None:
+        t0 = time.monotonic()
+        spec = self.spec()
+        text = self.pools_yaml()
+        write_private(self.paths.pools, text)
+        region = spec.region(PRIMARY)
+        assert region.designate is not None
+        secret_values = [resolve(b.api_key) for r in spec.regions for b in r.backends if hasattr(b, "api_key")]
+        try:
+            pool_update(region.designate.manage_command, text, secret_values, dry_run=False)
+        except DesignateManageError as exc:
+            raise LabError(f"{PRIMARY}/designate-manage", str(exc)) from None
+        state = self._state()
+        state["pools_applied"] = True
+        self._save_state(state)
+        self.progress(f"pools applied in {time.monotonic() - t0:.1f} s")
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def _stop(self, region: str, kind: str) -> None:
+        main = proc.read_pid(self.paths.pidfile(region, kind))
+        proc.terminate(lambda: self.cgroups.pids(region, kind), main)
+
+    def down(self) -> None:
+        """Stop every process of the lab (by PID, children waited for); remove its nft table and cgroups."""
+        if self.cgroups.base.exists():
+            for r in REGIONS:
+                proc.send(self._region_pids(r), signal.SIGCONT)
+            designate = [f"designate-{s}" for s in DESIGNATE_SERVICES]
+            self._parallel(partial(self._stop, r, k) for r in REGIONS for k in designate)
+            self._parallel(partial(self._stop, r, k) for r in REGIONS for k in INFRA)
+            left = [p for r in REGIONS for p in self._region_pids(r)]
+            if left:
+                raise LabError("lab", f"processes still running after down: {left}")
+            self.cgroups.remove()
+        faults.remove()
+        for r in REGIONS:
+            components.lo_address(Addresses(r).bind, False)
+        listening = self.listeners()
+        if listening:
+            where = ", ".join(f"{h}:{p}" for h, p in listening)
+            raise LabError("lab", f"endpoints still listening after down: {where}")
+
+    def destroy(self) -> None:
+        """down, then delete the lab directory (data, logs, secrets)."""
+        self.down()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def listeners(self) -> list[tuple[str, int]]:
+        """Lab endpoints something listens on (TCP), whoever owns them."""
+        wanted = {e for r in REGIONS for k in KINDS for e in Addresses(r).listeners(k)}
+        return sorted(wanted & proc.tcp_listeners())
+
+    def service(self, action: str, region: str, service: str) -> None:
+        """start | stop | restart one Designate service (or ``all``) of a region."""
+        check_region(region)
+        services = check_service(service)
+        if action in ("stop", "restart"):
+            for s in reversed(services):
+                self._stop(region, f"designate-{s}")
+        if action in ("start", "restart"):
+            secrets = self.secrets()
+            host, port = self.db_target(region)
+            components.designate_files(self.paths, region, secrets, host, port)
+            for s in services:
+                self._start(self._designate(region, s))
+
+    def repoint(self, region: str, db_host: str, db_port: int) -> None:
+        """Point a region's Designate at another database and restart its services."""
+        check_region(region)
+        state = self._state()
+        state.setdefault("db", {})[region] = [db_host, db_port]
+        self._save_state(state)
+        running = [s for s in DESIGNATE_SERVICES if self.running(region, f"designate-{s}")]
+        self.service("stop", region, "all")
+        components.designate_files(self.paths, region, self.secrets(), db_host, db_port)
+        for s in DESIGNATE_SERVICES:
+            if s in running or not running:
+                self._start(self._designate(region, s))
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def _region_pids(self, region: str) -> list[int]:
+        return self.cgroups.pids(check_region(region))
+
+    def kill(self, region: str) -> None:
+        """SIGKILL every process of the region (a crash)."""
+        deadline = time.monotonic() + 10
+        while (pids := self._region_pids(region)) and time.monotonic() < deadline:
+            proc.send(pids, signal.SIGKILL)
+            time.sleep(0.05)
+
+    def stop(self, region: str) -> None:
+        """SIGSTOP every process of the region (a hang)."""
+        proc.send(self._region_pids(region), signal.SIGSTOP)
+
+    def cont(self, region: str) -> None:
+        proc.send(self._region_pids(region), signal.SIGCONT)
+
+    def partition(self, a: str, b: str) -> None:
+        check_region(a)
+        check_region(b)
+        faults.ensure({r: self.cgroups.nft_path(r) for r in REGIONS}, self.cgroups.nft_level())
+        faults.partition(a, b)
+
+    def heal(self) -> None:
+        faults.heal()
+
+    def partitions(self) -> set[tuple[str, str]]:
+        return faults.partitions()
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        from dnsdr.lab.status import component_status
+
+        return [component_status(self, r, k) for r in REGIONS for k in KINDS]
+
+    def create_zones(self, n: int, prefix: str | None = None, regions: tuple[str, ...] = ("r1",),
+                     timeout: float | None = None) -> list[str]:
+        """Create ``n`` zones (a few recordsets each) through the API; wait until ACTIVE and served everywhere."""
+        from dnsdr.lab.zones import create_and_wait
+
+        return create_and_wait(self, n, prefix, regions, timeout)
+
+    def restore_healthy(self) -> None:
+        from dnsdr.lab.restore import restore_healthy
+
+        restore_healthy(self)
+
+
+def resolve_file(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text

@@ -1,0 +1,297 @@
+"""Configuration files of the lab's servers, rendered purely from the layout and the secrets.
+
+Every function returns text; nothing here touches the file system. Files holding credentials are
+written with mode 0600 by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnsdr.lab.layout import (
+    AMQP_PORT,
+    API_PORT,
+    DNS_PORT,
+    MDNS_PORT,
+    MYSQL_PORT,
+    PDNS_API_PORT,
+    POOL_ID,
+    RNDC_PORT,
+    Addresses,
+    Paths,
+    region_index,
+)
+
+# The worker's NOTIFY and SOA polls leave from 127.0.0.1 on loopback (the kernel's choice), so the
+# backends trust the whole loopback range; partitions are cut by cgroup, not by source address.
+LOOPBACK = "127.0.0.0/8"
+SEMI_SYNC_TIMEOUT_MS = 1000
+HEARTBEAT_PERIOD_S = 2
+SLAVE_NET_TIMEOUT_S = 4
+CONNECT_RETRY_S = 1
+QUOTA = 1_000_000
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Generated credentials of one lab (values: never print or log them)."""
+
+    designate_db: str
+    dnsdr_db: str
+    repl_db: str
+    rabbit: str
+    pdns_api_key: str
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        return ("designate_db", "dnsdr_db", "repl_db", "rabbit", "pdns_api_key")
+
+
+def mariadb_cnf(paths: Paths, region: str) -> str:
+    a = Addresses(region)
+    d = paths.component(region, "mariadb")
+    return f"""[mariadbd]
+server-id = {region_index(region)}
+datadir = {d / 'data'}
+socket = {paths.mysql_socket(region)}
+pid-file = {d / 'mysqld.pid'}
+bind-address = {a.core}
+port = {MYSQL_PORT}
+skip-name-resolve
+log-error = {paths.log(region, 'mariadb')}
+log-bin = {d / 'data' / 'binlog'}
+relay-log = {d / 'data' / 'relay'}
+log-slave-updates = 1
+binlog-format = ROW
+gtid-strict-mode = 1
+gtid-domain-id = 0
+rpl_semi_sync_master_enabled = 1
+rpl_semi_sync_slave_enabled = 1
+rpl_semi_sync_master_timeout = {SEMI_SYNC_TIMEOUT_MS}
+slave_net_timeout = {SLAVE_NET_TIMEOUT_S}
+innodb_buffer_pool_size = 64M
+innodb_log_file_size = 32M
+innodb_flush_log_at_trx_commit = 2
+sync_binlog = 0
+max_connections = 1000
+performance_schema = OFF
+character-set-server = utf8mb4
+collation-server = utf8mb4_general_ci
+"""
+
+
+def rabbitmq_env(paths: Paths, region: str) -> dict[str, str]:
+    """Environment for a private RabbitMQ node on the region's core address (see lab.md)."""
+    a = Addresses(region)
+    d = paths.component(region, "rabbitmq")
+    ip = ",".join(a.core.split("."))
+    return {
+        "HOME": str(d),
+        "RABBITMQ_NODENAME": f"rabbit@{a.core}",
+        "RABBITMQ_USE_LONGNAME": "true",
+        "RABBITMQ_NODE_IP_ADDRESS": a.core,
+        "RABBITMQ_NODE_PORT": str(AMQP_PORT),
+        "RABBITMQ_DIST_PORT": str(a.dist_port),
+        "ERL_EPMD_PORT": str(a.epmd_port),
+        "ERL_EPMD_ADDRESS": a.core,
+        "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(d / "log"),
+        "RABBITMQ_LOGS": str(paths.log(region, "rabbitmq")),
+        "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(d / "rabbitmq.pid"),
+        "ERL_CRASH_DUMP": str(d / "erl_crash.dump"),
+        "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"-kernel inet_dist_use_interface {{{ip}}}",
+    }
+
+
+def rabbitmq_conf(secrets: Secrets) -> str:
+    return f"""loopback_users = none
+default_user = designate
+default_pass = {secrets.rabbit}
+log.console = false
+log.file.level = warning
+vm_memory_high_watermark.absolute = 512MiB
+disk_free_limit.absolute = 50MB
+"""
+
+
+def pdns_conf(paths: Paths, region: str, secrets: Secrets) -> str:
+    a = Addresses(region)
+    d = paths.component(region, "pdns")
+    return f"""launch=gsqlite3
+gsqlite3-database={d / 'pdns.sqlite3'}
+local-address={a.pdns}
+local-port={DNS_PORT}
+query-local-address={a.pdns}
+api=yes
+api-key={secrets.pdns_api_key}
+webserver=yes
+webserver-address={a.pdns}
+webserver-port={PDNS_API_PORT}
+webserver-allow-from={LOOPBACK}
+secondary=yes
+primary=no
+allow-notify-from={LOOPBACK}
+trusted-notification-proxy={LOOPBACK}
+cache-ttl=0
+query-cache-ttl=0
+negquery-cache-ttl=0
+xfr-cycle-interval=5
+secondary-do-renotify=no
+daemon=no
+guardian=no
+socket-dir={d}
+setuid=
+setgid=
+disable-syslog=yes
+loglevel=4
+receiver-threads=2
+distributor-threads=2
+"""
+
+
+def named_conf(paths: Paths, region: str) -> str:
+    a = Addresses(region)
+    d = paths.component(region, "bind")
+    key = paths.rndc_key(region)
+    return f"""include "{key}";
+options {{
+    directory "{d}";
+    pid-file "{d / 'named.pid'}";
+    session-keyfile "{d / 'session.key'}";
+    managed-keys-directory "{d}";
+    listen-on port {DNS_PORT} {{ {a.bind}; }};
+    listen-on-v6 {{ none; }};
+    query-source address {a.bind};
+    transfer-source {a.bind};
+    notify-source {a.bind};
+    allow-new-zones yes;
+    allow-notify {{ {LOOPBACK}; }};
+    allow-query {{ any; }};
+    allow-transfer {{ none; }};
+    recursion no;
+    notify no;
+    dnssec-validation no;
+    minimal-responses yes;
+    max-cache-size 16m;
+    serial-query-rate 1000;
+    transfers-in 100;
+    transfers-per-ns 50;
+}};
+controls {{
+    inet {a.bind} port {RNDC_PORT} allow {{ {LOOPBACK}; }} keys {{ "rndc-{region}"; }};
+}};
+logging {{
+    channel main {{ file "{paths.log(region, 'bind')}" versions 2 size 20m; severity info; print-time yes; }};
+    category default {{ main; }};
+    category lame-servers {{ null; }};
+}};
+"""
+
+
+def rndc_conf(paths: Paths, region: str) -> str:
+    a = Addresses(region)
+    return f"""include "{paths.rndc_key(region)}";
+options {{
+    default-key "rndc-{region}";
+    default-server {a.bind};
+    default-port {RNDC_PORT};
+}};
+"""
+
+
+def db_url(host: str, port: int, secrets: Secrets) -> str:
+    return f"mysql+pymysql://designate:{secrets.designate_db}@{host}:{port}/designate?charset=utf8mb4"
+
+
+def designate_conf(paths: Paths, region: str, secrets: Secrets, db_host: str, db_port: int) -> str:
+    a = Addresses(region)
+    d = paths.designate_dir(region)
+    url = db_url(db_host, db_port, secrets)
+    return f"""[DEFAULT]
+host = designate-{region}
+transport_url = rabbit://designate:{secrets.rabbit}@{a.core}:{AMQP_PORT}/
+root_helper = env
+graceful_shutdown_timeout = 5
+state_path = {d / 'state'}
+debug = false
+use_stderr = false
+quota_zones = {QUOTA}
+quota_zone_recordsets = {QUOTA}
+quota_zone_records = {QUOTA}
+quota_recordset_records = 1000
+quota_api_export_size = {QUOTA}
+
+[oslo_policy]
+enforce_scope = false
+enforce_new_defaults = false
+
+[oslo_concurrency]
+lock_path = {d / 'lock'}
+
+[oslo_messaging_rabbit]
+heartbeat_timeout_threshold = 0
+
+[database]
+connection = {url}
+max_pool_size = 20
+max_overflow = 40
+
+[storage:sqlalchemy]
+connection = {url}
+
+[coordination]
+backend_url = file://{d / 'coordination'}
+
+[heartbeat_emitter]
+heartbeat_interval = 5
+
+[service:api]
+listen = {a.core}:{API_PORT}
+auth_strategy = noauth
+enable_api_v2 = true
+enable_api_admin = true
+enabled_extensions_admin = quotas
+api_base_uri = http://{a.core}:{API_PORT}/
+
+[service:central]
+workers = 1
+default_pool_id = {POOL_ID}
+
+[service:mdns]
+workers = 1
+listen = {a.core}:{MDNS_PORT}
+
+[service:worker]
+workers = 1
+poll_delay = 1
+poll_retry_interval = 2
+poll_max_retries = 10
+poll_timeout = 5
+serial_timeout = 2
+
+[service:producer]
+workers = 1
+
+[producer_task:increment_serial]
+interval = 1
+batch_size = 1000
+per_page = 1000
+
+[producer_task:delayed_notify]
+interval = 1
+
+[producer_task:worker_periodic_recovery]
+interval = 30
+"""
+
+
+WSGI_SHIM = '''"""designate-api for gunicorn: the threading backend must be chosen before designate loads."""
+from oslo_service import backend
+
+backend.init_backend(backend.BackendType.THREADING)
+
+from designate.wsgi.api import application  # noqa: E402,F401
+'''

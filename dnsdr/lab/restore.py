@@ -1,0 +1,81 @@
+"""Bring a lab back to the healthy two-region state between tests.
+
+Healthy: no partition, nothing frozen, every component running, r1 the writable primary and r2 a
+read-only GTID replica of it (both threads running, semi-sync ON, same GTID position), both regions'
+Designate on r1's database, and the pool as at start (four targets, each mastered by its own
+region's mdns). Faults that only stop or cut things are undone in place; anything else (roles
+reversed, databases diverged, pools rewritten) is rebuilt from nothing, which is simple and sure.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from dnsdr.lab import dbsetup
+from dnsdr.lab.errors import LabError
+from dnsdr.lab.layout import MDNS_PORT, MYSQL_PORT, POOL_ID, PRIMARY, REGIONS, Addresses
+
+if TYPE_CHECKING:
+    from dnsdr.lab.lab import Lab
+
+REPLICA = "r2"
+
+
+def expected_pool() -> set[tuple[str, str, int]]:
+    """(target type, master host, master port) of the initial pool."""
+    return {(t, Addresses(r).core, MDNS_PORT) for r in REGIONS for t in ("pdns4", "bind9")}
+
+
+def pool_ok(lab: Lab) -> bool:
+    pool_id = POOL_ID.replace("-", "")
+    try:
+        rows = dbsetup.query(
+            lab.paths, PRIMARY,
+            "SELECT t.type AS type, m.host AS host, m.port AS port FROM designate.pool_targets t "
+            "JOIN designate.pool_target_masters m ON m.pool_target_id = t.id WHERE t.pool_id = %s",
+            (pool_id,),
+        )
+        ns = dbsetup.query(
+            lab.paths, PRIMARY, "SELECT COUNT(*) AS n FROM designate.pool_nameservers WHERE pool_id = %s", (pool_id,),
+        )
+    except LabError:
+        return False
+    got = [(str(r["type"]), str(r["host"]), int(r["port"])) for r in rows]
+    return len(got) == 4 and set(got) == expected_pool() and int(ns[0]["n"]) == 4
+
+
+def databases_ok(lab: Lab, timeout: float = 30.0) -> bool:
+    """r1 primary, r2 replicating from it with semi-sync, r2 caught up (no divergence)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dbsetup.healthy_pair(lab.paths, PRIMARY, REPLICA):
+            p, r = dbsetup.role(lab.paths, PRIMARY), dbsetup.role(lab.paths, REPLICA)
+            if p.semi_sync_master == "ON" and p.gtid_current == r.gtid_current:
+                return True
+        time.sleep(0.25)
+    return False
+
+
+def designate_ok(lab: Lab) -> bool:
+    return all(lab.db_target(r) == (Addresses(PRIMARY).core, MYSQL_PORT) for r in REGIONS)
+
+
+def restore_healthy(lab: Lab) -> None:
+    t0 = time.monotonic()
+    lab.heal()
+    for r in REGIONS:
+        lab.cont(r)
+    if lab.spec_path.exists():
+        try:
+            lab.up()
+        except LabError as exc:
+            lab.progress(f"restart failed ({exc.component}: {exc.message}); rebuilding")
+    healthy = designate_ok(lab) and pool_ok(lab) and databases_ok(lab)
+    if not healthy:
+        lab.progress("lab state differs from the initial one: rebuilding from nothing")
+        lab.destroy()
+        lab.up()
+        if not (databases_ok(lab, timeout=60) and pool_ok(lab)):
+            raise LabError("lab", "not healthy even after a rebuild")
+    lab.progress(f"lab healthy in {time.monotonic() - t0:.1f} s")

@@ -1,0 +1,56 @@
+"""What runs where: one record per component (region, kind, host, port, pid, state, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dnsdr.lab import proc
+from dnsdr.lab.layout import Addresses
+
+if TYPE_CHECKING:
+    from dnsdr.lab.lab import Lab
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return "X"
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def component_status(lab: Lab, region: str, kind: str) -> dict[str, Any]:
+    """``state``: running, stopped (SIGSTOP), down (no process), or not-listening (process up, port closed)."""
+    host, port = Addresses(region).main_endpoint(kind)
+    pids = lab.cgroups.pids(region, kind) if lab.cgroups.base.exists() else []
+    main = proc.read_pid(lab.paths.pidfile(region, kind))
+    if not pids:
+        state = "down"
+    elif all(process_state(p) == "T" for p in pids):
+        state = "stopped"
+    elif port is not None and not proc.port_open(host, port, timeout=0.3):
+        state = "not-listening"
+    else:
+        state = "running"
+    return {
+        "region": region,
+        "kind": kind,
+        "host": host,
+        "port": port,
+        "pid": main if main in pids else (pids[0] if pids else None),
+        "state": state,
+        "processes": len(pids),
+        "rss_kib": sum(rss_kib(p) for p in pids),
+        "log": str(lab.paths.log(region, kind)),
+    }

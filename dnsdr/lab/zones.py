@@ -1,0 +1,124 @@
+"""Create many zones through the Designate API in parallel; wait until they are ACTIVE and served."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rdatatype
+
+from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.lab.errors import LabError
+from dnsdr.lab.layout import DNS_PORT, REGIONS, Addresses
+
+if TYPE_CHECKING:
+    from dnsdr.lab.lab import Lab
+
+EMAIL = "hostmaster@example.org"
+THREADS = 24
+
+
+def zone_names(n: int, prefix: str) -> list[str]:
+    return [f"{prefix}-{i:05d}.lab.example." for i in range(n)]
+
+
+def targets() -> list[tuple[str, int]]:
+    """The four backends' DNS endpoints."""
+    return [(host, DNS_PORT) for r in REGIONS for host in (Addresses(r).pdns, Addresses(r).bind)]
+
+
+def soa_serial(name: str, host: str, port: int, timeout: float = 1.0) -> int | None:
+    """The SOA serial ``host`` serves with authority for ``name`` (None: not served)."""
+    query = dns.message.make_query(name, dns.rdatatype.SOA)
+    try:
+        answer = dns.query.udp(query, host, port=port, timeout=timeout)
+    except (OSError, dns.exception.DNSException):
+        return None
+    if not answer.flags & dns.flags.AA:
+        return None
+    for rrset in answer.answer:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return int(rrset[0].serial)
+    return None
+
+
+def _create_one(api: DesignateApi, name: str) -> None:
+    for attempt in range(5):
+        try:
+            zone = api.create_zone(name, EMAIL, ttl=300)
+            break
+        except DesignateApiError as exc:
+            if exc.status == 409:  # created by an earlier attempt whose answer was lost
+                found = api.find_zone(name)
+                if found is None:
+                    raise
+                zone = found
+                break
+            if (exc.status and exc.status < 500) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    for label, rtype, records in (("www", "A", ["192.0.2.10"]), ("mail", "A", ["192.0.2.25"]),
+                                  ("", "TXT", ['"v=spf1 -all"'])):
+        rs_name = f"{label}.{name}" if label else name
+        for attempt in range(5):
+            try:
+                api.create_recordset(zone.id, rs_name, rtype, records)
+                break
+            except DesignateApiError as exc:
+                if exc.status == 409:
+                    break
+                if (exc.status and exc.status < 500) or attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
+
+def create_and_wait(lab: Lab, n: int, prefix: str | None, regions: tuple[str, ...], timeout: float | None) -> list[str]:
+    if n < 0:
+        raise LabError("zones", "the number of zones cannot be negative")
+    prefix = prefix or f"z{random_secrets.token_hex(3)}"
+    names = zone_names(n, prefix)
+    apis = [lab.api(r) for r in regions]
+    deadline = time.monotonic() + (timeout if timeout is not None else 120 + n * 0.5)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(THREADS, max(1, n))) as pool:
+        futures = [pool.submit(_create_one, apis[i % len(apis)], name) for i, name in enumerate(names)]
+        for f in futures:
+            err = f.exception()
+            if err is not None:
+                raise LabError("zones", f"creating zones failed: {err}")
+    lab.progress(f"{n} zones created in {time.monotonic() - t0:.1f} s")
+    wait_served(lab, apis[0], names, deadline)
+    return names
+
+
+def wait_served(lab: Lab, api: DesignateApi, names: list[str], deadline: float) -> None:
+    """Until every zone is ACTIVE in Designate and its SOA serial is zones.serial on every target."""
+    pending = set(names)
+    ends = targets()
+    while True:
+        zones = {z.name: z for z in api.list_zones() if z.name in pending}
+        active = {name: z.serial for name, z in zones.items() if z.status == "ACTIVE"}
+        with ThreadPoolExecutor(max_workers=len(ends)) as pool:
+            served = list(pool.map(partial(_served, active), ends))
+        done = set(active)
+        for s in served:
+            done &= s
+        pending -= done
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            sample = sorted(pending)[:5]
+            states = {n: (zones[n].status if n in zones else "missing") for n in sample}
+            raise LabError("zones", f"{len(pending)} zones not ACTIVE and served everywhere in time, e.g. {states}")
+        time.sleep(0.5)
+
+
+def _served(expected: dict[str, int], endpoint: tuple[str, int]) -> set[str]:
+    host, port = endpoint
+    return {name for name, serial in expected.items() if soa_serial(name, host, port) == serial}
