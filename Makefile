@@ -24,10 +24,11 @@ typecheck: setup
 	$(BIN)/mypy --strict dnsdr
 
 unit: setup
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
+# Integration tests run against the real lab (MariaDB, RabbitMQ, Designate, PowerDNS, BIND on loopback).
 integration: setup
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
 test: setup lint typecheck unit integration
 

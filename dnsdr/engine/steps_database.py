@@ -1,0 +1,183 @@
+"""Database steps: assess, fence, catch up, promote, bump the epoch, replicate from the new primary."""
+
+from __future__ import annotations
+
+from dnsdr.adapters.mysql import DatabaseError, OperationRefused, repoint
+from dnsdr.adapters.mysql.epoch import EpochRecord, read_epoch, write_epoch
+from dnsdr.domain.plan import Operation, Step, StepKind
+from dnsdr.domain.safety import Force, catch_up_gate
+from dnsdr.engine.executor import Refused, Skip, StepFailed, StepHandler
+from dnsdr.engine.runtime import Runtime
+
+
+class Assess:
+    """Observe both databases and apply the gates; changes nothing, refuses before any change."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        verdict = self.rt.verdict()
+        if not verdict.allowed:
+            raise Refused(verdict)
+        for risk in verdict.risks:
+            self.rt.risk(risk)
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.rt.acted else "not assessed yet"
+
+    def act(self, step: Step) -> str:
+        self.rt.acted.add(step.name)
+        plan = self.rt.plan
+        return f"gates passed for {plan.operation.value} {plan.from_region} -> {plan.to_region}"
+
+
+class FenceDatabase:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        state = self.rt.node(step.region).observe()
+        if not state.reachable:
+            if self.rt.plan.operation is Operation.FAILOVER:
+                self.rt.risk(f"{step.region}'s database was not fenced: {state.error}")
+                raise Skip(f"unreachable ({state.error}); it must come back read-only")
+            raise StepFailed(f"{step.region}'s database is unreachable: {state.error}")
+
+    def check(self, step: Step) -> str | None:
+        if step.name in self.rt.acted:
+            return None
+        state = self.rt.node(step.region).observe()
+        return "still writable" if state.writable else ("sessions not yet killed" if state.reachable else None)
+
+    def act(self, step: Step) -> str:
+        result = self.rt.node(step.region).fence()
+        if not result.write_refused:
+            raise StepFailed(f"fence of {step.region} not proven: {result.proof}")
+        self.rt.acted.add(step.name)
+        return result.message
+
+
+class CatchUp:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        if not self.rt.node(step.region).observe().reachable:
+            raise StepFailed(f"{step.region}'s database became unreachable")
+
+    def check(self, step: Step) -> str | None:
+        if step.name in self.rt.acted:
+            return None
+        state = self.rt.node(step.region).observe()
+        return None if not state.is_replica else "relay log not yet confirmed applied"
+
+    def act(self, step: Step) -> str:
+        rt, plan = self.rt, self.rt.plan
+        until = None
+        if plan.operation is Operation.SWITCHOVER:
+            source = rt.node(plan.from_region).observe()
+            if not source.reachable:
+                raise StepFailed(f"{plan.from_region} became unreachable during the switchover")
+            until = source.gtid_binlog_pos or source.position
+        result = rt.node(step.region).catch_up(rt.spec.policy.relay_log_timeout_seconds, until=until)
+        verdict = catch_up_gate(step.region, result.applied, result.remaining, rt.forces)
+        if not verdict.allowed:
+            raise Refused(verdict)
+        for risk in verdict.risks:
+            rt.risk(risk)
+        rt.acted.add(step.name)
+        return result.message
+
+
+class Promote:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        old = self.rt.node(self.rt.plan.from_region).observe()
+        if old.writable and self.rt.plan.operation is Operation.FAILOVER:
+            raise StepFailed(f"{self.rt.plan.from_region} is writable again: refusing to create a second primary")
+
+    def check(self, step: Step) -> str | None:
+        state = self.rt.node(step.region).observe()
+        if not state.reachable:
+            return f"unreachable: {state.error}"
+        return None if state.writable and not state.is_replica else "still a read-only replica"
+
+    def act(self, step: Step) -> str:
+        try:
+            result = self.rt.node(step.region).promote(allow_unapplied=Force.RELAY_TIMEOUT in self.rt.forces)
+        except OperationRefused as exc:
+            raise StepFailed(str(exc)) from None
+        return result.message
+
+
+class BumpEpoch:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def _run_id(self) -> str:
+        assert self.rt.executor is not None and self.rt.executor.journal is not None
+        return self.rt.executor.journal.run_id
+
+    def precondition(self, step: Step) -> None:
+        pass
+
+    def check(self, step: Step) -> str | None:
+        record = read_epoch(self.rt.node(step.region))
+        if record is not None and record.run_id == self._run_id():
+            self._note(record.epoch)
+            return None
+        return "epoch not bumped by this run"
+
+    def _note(self, epoch: int) -> None:
+        assert self.rt.executor is not None and self.rt.executor.journal is not None
+        self.rt.executor.journal.epoch = epoch
+
+    def act(self, step: Step) -> str:
+        node = self.rt.node(step.region)
+        current = read_epoch(node)
+        cluster = self.rt.store.load_cluster()
+        epoch = max(current.epoch if current else 0, cluster.epoch if cluster else 0) + 1
+        write_epoch(node, EpochRecord(epoch, step.region, self._run_id()))
+        self._note(epoch)
+        return f"epoch {epoch}, primary {step.region}"
+
+
+class ReplicateFrom:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        if not self.rt.node(step.param("source")).observe().writable:
+            raise StepFailed(f"{step.param('source')} is not a writable primary")
+
+    def check(self, step: Step) -> str | None:
+        state = self.rt.node(step.region).observe()
+        source = self.rt.database(step.param("source")).endpoint
+        ch = state.channel
+        if ch is None or (ch.source_host, ch.source_port) != (source.host, source.port):
+            return f"not replicating from {source}"
+        if not (ch.io_ok and ch.sql_ok and state.read_only):
+            return f"replication from {source} not running (IO {ch.io_running}, SQL {ch.sql_running})"
+        return None
+
+    def act(self, step: Step) -> str:
+        try:
+            result = repoint(self.rt.node(step.region), self.rt.database(step.param("source")),
+                             resolver=self.rt.resolver)
+        except (OperationRefused, DatabaseError) as exc:
+            raise StepFailed(str(exc)) from None
+        return result.message
+
+
+def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
+    return {
+        StepKind.ASSESS: Assess(rt),
+        StepKind.FENCE_DATABASE: FenceDatabase(rt),
+        StepKind.CATCH_UP: CatchUp(rt),
+        StepKind.PROMOTE: Promote(rt),
+        StepKind.BUMP_EPOCH: BumpEpoch(rt),
+        StepKind.REPLICATE_FROM: ReplicateFrom(rt),
+    }

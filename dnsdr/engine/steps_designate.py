@@ -1,0 +1,91 @@
+"""Designate steps: stop a region's services, repoint them, apply pools, restart the worker."""
+
+from __future__ import annotations
+
+import yaml
+
+from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
+from dnsdr.adapters.service_control import ServiceControlError
+from dnsdr.domain.plan import Operation, Step, StepKind
+from dnsdr.domain.pools import render_pools_yaml
+from dnsdr.domain.pools_check import check_pools
+from dnsdr.domain.spec import Pdns4Backend
+from dnsdr.engine.executor import Skip, StepFailed, StepHandler
+from dnsdr.engine.runtime import Runtime
+
+
+class _Acted:
+    """Effects dnsdr cannot observe from outside: done once per process, redone after a crash."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        pass
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.rt.acted else "not done in this run yet"
+
+
+class StopDesignate(_Acted):
+    def act(self, step: Step) -> str:
+        try:
+            self.rt.controller(step.region).stop()
+        except ServiceControlError as exc:
+            if self.rt.plan.operation is Operation.FAILOVER:
+                self.rt.risk(f"Designate services in {step.region} could not be stopped: {exc}")
+                raise Skip(f"could not stop them ({exc}); they must stay down") from None
+            raise StepFailed(str(exc)) from None
+        self.rt.acted.add(step.name)
+        return f"stopped api, producer, worker, central, mdns in {step.region}"
+
+
+class RepointDesignate(_Acted):
+    def act(self, step: Step) -> str:
+        target = self.rt.database(self.rt.plan.final_state.primary).endpoint
+        try:
+            self.rt.controller(step.region).repoint(target)
+        except ServiceControlError as exc:
+            raise StepFailed(str(exc)) from None
+        self.rt.acted.add(step.name)
+        return f"Designate in {step.region} now uses {target} (restarted)"
+
+
+class ApplyPools(_Acted):
+    def act(self, step: Step) -> str:
+        rt = self.rt
+        state = rt.plan.final_state
+        region = rt.region(state.primary)
+        assert region.designate is not None
+        text = render_pools_yaml(rt.spec, state, rt.secret)
+        problems = check_pools(yaml.safe_load(text))
+        if problems:
+            raise StepFailed("rendered pools are invalid: " + "; ".join(problems))
+        secrets = [rt.secret(b.api_key) for r in rt.spec.regions for b in r.backends if isinstance(b, Pdns4Backend)]
+        try:
+            pool_update(region.designate.manage_command, text, secrets, dry_run=True)
+            pool_update(region.designate.manage_command, text, secrets, dry_run=False)
+        except DesignateManageError as exc:
+            raise StepFailed(str(exc)) from None
+        rt.acted.add(step.name)
+        targets = sum(len(r.backends) for r in rt.spec.regions if r.name not in state.lost)
+        return f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets); dry run passed first"
+
+
+class RestartWorker(_Acted):
+    def act(self, step: Step) -> str:
+        try:
+            self.rt.controller(step.region).restart(["worker"])
+        except ServiceControlError as exc:
+            raise StepFailed(str(exc)) from None
+        self.rt.acted.add(step.name)
+        return f"designate-worker in {step.region} restarted (pool cache reloaded)"
+
+
+def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
+    return {
+        StepKind.STOP_DESIGNATE: StopDesignate(rt),
+        StepKind.REPOINT_DESIGNATE: RepointDesignate(rt),
+        StepKind.APPLY_POOLS: ApplyPools(rt),
+        StepKind.RESTART_WORKER: RestartWorker(rt),
+    }
