@@ -224,7 +224,7 @@ def rewrite_masters(
     retrieve: Collection[str] = (),
     retrieve_changed: bool = False,
     dry_run: bool = False,
-    workers: int = 8,
+    workers: int | None = None,
     timeout: float = 30.0,
 ) -> MastersReport:
     """Rewrite masters on ``zones`` of ``backend``, then queue a transfer for ``retrieve``.
@@ -232,7 +232,8 @@ def rewrite_masters(
     ``credential`` is the resolved PowerDNS API key or rndc key material (a ``key`` clause or bare
     base64). ``retrieve_changed`` adds every zone changed here to ``retrieve``. A backend-wide
     failure (unreachable, rejected credential) is reported in ``error`` with every zone FAILED;
-    nothing is raised, so the caller can act on the other backends.
+    nothing is raised, so the caller can act on the other backends. ``workers`` defaults to 4 rndc
+    connections (named runs modzone in exclusive mode, more buys nothing) or 8 HTTP connections.
     """
     if not masters:
         raise ValueError("refusing to set an empty masters list")
@@ -241,9 +242,10 @@ def rewrite_masters(
     client: PdnsClient | RndcClient
     try:
         if isinstance(backend, Bind9Backend):
-            client = RndcClient(backend.rndc, RndcKey.parse(credential), timeout=timeout, connections=workers)
+            key = RndcKey.parse(credential)
+            client = RndcClient(backend.rndc, key, timeout=timeout, connections=workers or 4)
         else:
-            client = PdnsClient(backend.api, credential, backend.api_scheme, timeout=timeout, workers=workers)
+            client = PdnsClient(backend.api, credential, backend.api_scheme, timeout=timeout, workers=workers or 8)
     except RndcError as exc:
         return _failed(backend, shown, zones, str(exc), dry_run)
     with client:
