@@ -178,8 +178,15 @@ class Lab:
             components.designate_files(self.paths, r, secrets, host, port)
         return secrets
 
+    def other_labs(self) -> list[Path]:
+        """Other labs running on this host (they hold the same fixed addresses)."""
+        return proc.other_labs(self.cgroups.mount, self.cgroups.name)
+
     def up(self) -> None:
         """Start whatever is not running, in order, health-checked; initialise data the first time."""
+        others = self.other_labs()
+        if others:
+            raise LabError("lab", f"another lab is running at {others[0]}; stop it first: dnsdr lab --dir {others[0]} down")
         self.root.mkdir(parents=True, exist_ok=True)
         secrets = self._prepare(REGIONS)
         self._start_regions(REGIONS, secrets)

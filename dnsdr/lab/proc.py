@@ -90,10 +90,43 @@ class Cgroups:
                 d.rmdir()
 
 
+def other_labs(mount: Path, mine: str) -> list[Path]:
+    """Roots of other labs that still run processes on this host (found through their cgroups)."""
+    roots: list[Path] = []
+    for base in sorted(mount.glob("dnsdr-lab-*/")):
+        if base.name == mine:
+            continue
+        for procs in sorted(base.glob("*/*/cgroup.procs")):
+            pids = [int(p) for p in procs.read_text(encoding="utf-8").split() if alive(int(p))]
+            root = _root_of(pids, procs.parent.parent.name)
+            if root is not None:
+                roots.append(root)
+                break
+            if pids:
+                roots.append(base)
+                break
+    return roots
+
+
+def _root_of(pids: list[int], region: str) -> Path | None:
+    """A lab root from a process's command line (configs live under <root>/<region>/)."""
+    for pid in pids:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_text(encoding="utf-8").split("\0")
+        except OSError:
+            continue
+        for arg in argv:
+            path = arg.split("=", 1)[-1]
+            marker = f"/{region}/"
+            if path.startswith("/") and marker in path:
+                return Path(path[: path.index(marker)])
+    return None
+
+
 def _reap() -> None:
     for pid, child in list(_children.items()):
         if child.poll() is not None:
-            del _children[pid]
+            _children.pop(pid, None)
 
 
 def alive(pid: int) -> bool:
