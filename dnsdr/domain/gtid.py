@@ -16,6 +16,10 @@ candidate's own server_id after a write with read_only off) or with a higher seq
 has from that server (the tail an old primary wrote but never shipped) is errant. Comparing only the
 per-domain position is not enough: an old primary at ``0-1-105`` looks merely *behind* a new primary
 at ``0-2-150`` although ``0-1-101..105`` were never replicated.
+Entries the source originated itself (its own server_id) are never errant: the candidate can only
+have received them from the source. Skipping them (as orchestrator skips the source's UUID) also
+avoids a false alarm when the source is observed a moment before the candidate while it writes.
+The same holds for MySQL: ``GTID_SUBTRACT`` items of the source's own UUID are left out.
 Limitation: a source provisioned from a backup without binlog history lacks entries for servers that
 have not written since; their old transactions on the candidate would be reported as errant (a false
 alarm, never a missed divergence).
@@ -87,7 +91,7 @@ def format_mariadb(gtids: tuple[MariaGtid, ...] | list[MariaGtid]) -> str:
 
 
 def mariadb_errant(candidate: tuple[tuple[MariaGtid, ...], ...],
-                   source: tuple[tuple[MariaGtid, ...], ...]) -> tuple[str, ...]:
+                   source: tuple[tuple[MariaGtid, ...], ...], source_server_id: int | None = None) -> tuple[str, ...]:
     """GTID ranges the candidate holds that the source never had (module docstring has the rule).
 
     ``candidate``/``source`` are several GTID lists each (binlog state, current pos, slave pos).
@@ -99,6 +103,8 @@ def mariadb_errant(candidate: tuple[tuple[MariaGtid, ...], ...],
     have = by_server(*source)
     out: list[str] = []
     for (domain, server), seq in sorted(by_server(*candidate).items()):
+        if server == source_server_id:
+            continue  # originated on the source itself: the candidate can only have it from there
         known = have.get((domain, server), 0)
         if seq <= known:
             continue
@@ -211,13 +217,16 @@ def count_gtid_set(gtids: GtidSet) -> int:
     return sum(b - a + 1 for ivs in gtids.values() for a, b in ivs)
 
 
-def mysql_errant(candidate_executed: str, source_executed: str) -> tuple[str, ...]:
-    """Items of ``GTID_SUBTRACT(candidate, source)``, one per server UUID (pure fallback)."""
+def mysql_errant(candidate_executed: str, source_executed: str, source_uuid: str = "") -> tuple[str, ...]:
+    """Items of ``GTID_SUBTRACT(candidate, source)``, one per server UUID (pure fallback), leaving out
+    the source's own UUID (as orchestrator does)."""
     diff = subtract_gtid_sets(parse_gtid_set(candidate_executed), parse_gtid_set(source_executed))
-    return tuple(format_gtid_set({k: v}) for k, v in sorted(diff.items()))
+    return split_gtid_set_text(format_gtid_set(diff), source_uuid)
 
 
-def split_gtid_set_text(text: str) -> tuple[str, ...]:
-    """A server-returned set (``GTID_SUBTRACT`` output) as one normalised item per UUID."""
+def split_gtid_set_text(text: str, source_uuid: str = "") -> tuple[str, ...]:
+    """A server-returned set (``GTID_SUBTRACT`` output) as one normalised item per UUID (and tag),
+    without items of ``source_uuid``."""
     parsed = parse_gtid_set(text)
-    return tuple(format_gtid_set({k: v}) for k, v in sorted(parsed.items()))
+    own = source_uuid.lower()
+    return tuple(format_gtid_set({k: v}) for k, v in sorted(parsed.items()) if not own or k.split(":")[0] != own)

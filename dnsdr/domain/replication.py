@@ -229,16 +229,18 @@ def errant_transactions(candidate: ReplicationState, source: ReplicationState) -
     """Transactions ``candidate`` holds that ``source`` never had (pure; both states reachable).
 
     MariaDB: per (domain, server_id) comparison, the rule in :mod:`dnsdr.domain.gtid`. MySQL: set
-    difference of ``gtid_executed`` (what ``GTID_SUBTRACT`` computes on a server).
+    difference of ``gtid_executed`` (what ``GTID_SUBTRACT`` computes on a server). Both leave out
+    what the source originated itself.
     """
     if not (candidate.reachable and source.reachable):
         raise ValueError("errant transactions need observations of both servers")
     if candidate.flavour == "mysql":
-        return gtid.mysql_errant(candidate.gtid_executed, source.gtid_executed)
+        return gtid.mysql_errant(candidate.gtid_executed, source.gtid_executed, source.server_uuid)
     p = gtid.parse_mariadb_gtids
     return gtid.mariadb_errant(
         (p(candidate.gtid_binlog_state), p(candidate.gtid_current_pos), p(candidate.gtid_slave_pos)),
         (p(source.gtid_binlog_state), p(source.gtid_current_pos), p(source.gtid_slave_pos)),
+        source.server_id,
     )
 
 

@@ -146,7 +146,7 @@ class MySQL8Adapter(DatabaseAdapter):
 
     def server_errant(self, s: Session, candidate: ReplicationState, source: ReplicationState) -> tuple[str, ...]:
         text = s.scalar("SELECT GTID_SUBTRACT(%s, %s) AS errant", (candidate.gtid_executed, source.gtid_executed))
-        return gtid.split_gtid_set_text(str(text or ""))
+        return gtid.split_gtid_set_text(str(text or ""), source.server_uuid)
 
     def set_read_only(self, s: Session, on: bool) -> None:
         if on:

@@ -224,3 +224,14 @@ def test_transactions_behind() -> None:
     assert transactions_behind(maria("0-1-100", slave="0-1-100"), maria("0-1-110")) == 10
     assert transactions_behind(mysql(f"{U1}:1-100"), mysql(f"{U1}:1-110,{U2}:1-2")) == 12
     assert transactions_behind(maria("0-1-1"), ReplicationState.unreachable("h:1", "mariadb", "x")) is None
+
+
+def test_source_own_transactions_are_never_errant() -> None:
+    # The primary (server 1) was observed a moment before the replica, which already applied 0-1-101.
+    primary = maria("0-1-100", server_id=1)
+    replica = maria("0-1-101", slave="0-1-101", server_id=2)
+    assert errant_transactions(replica, primary) == ()
+    # ...but a returning old primary's own tail is errant against the new primary (server 2).
+    assert errant_transactions(maria("0-1-105", server_id=1), maria("0-1-100,0-2-150", server_id=2)) == ("0-1-101..105",)
+    m_source = mysql(f"{U1}:1-100", server_uuid=U1)
+    assert errant_transactions(mysql(f"{U1}:1-101,{U2}:1"), m_source) == (f"{U2}:1",)

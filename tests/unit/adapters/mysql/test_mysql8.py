@@ -195,3 +195,10 @@ class TestRepoint:
         down = ReplicationState.unreachable("127.0.1.1:3306", "mysql", "cannot connect")
         with pytest.raises(OperationRefused):
             adapter(FakeMySQL()).repoint(SOURCE, "pw", down)
+
+
+def test_server_errant_leaves_out_the_source_uuid() -> None:
+    node = adapter(FakeMySQL(executed=f"{SOURCE_UUID}:1-130,{OWN_UUID}:1"))
+    source = ReplicationState(endpoint="127.0.1.1:3306", flavour="mysql", reachable=True, server_uuid=SOURCE_UUID,
+                              gtid_executed=f"{SOURCE_UUID}:1-120")
+    assert node.errant(node.observe(), source) == (f"{OWN_UUID}:1",)
