@@ -1,0 +1,32 @@
+"""nftables rules of the lab (pure parts)."""
+
+from __future__ import annotations
+
+from dnsdr.lab.faults import parse_partitions, partition_rules, render_table
+
+
+def test_table_tags_new_connections_with_the_socket_cgroup_region() -> None:
+    text = render_table({"r1": "unified/dnsdr-lab-x/r1", "r2": "unified/dnsdr-lab-x/r2"}, 2)
+    assert 'ct state new socket cgroupv2 level 2 "unified/dnsdr-lab-x/r1" ct mark set 1' in text
+    assert 'ct state new socket cgroupv2 level 2 "unified/dnsdr-lab-x/r2" ct mark set 2' in text
+    assert "hook output" in text and "hook input" in text
+    assert "drop" not in text  # healed
+
+
+def test_partition_cuts_both_directions_by_client_mark_and_server_range() -> None:
+    assert partition_rules("r1", "r2") == [
+        "ct mark 1 ct original ip daddr 127.0.2.0/24 drop",
+        "ct mark 2 ct original ip daddr 127.0.1.0/24 drop",
+    ]
+
+
+def test_partitions_are_read_back_from_nft_output() -> None:
+    listing = """table inet dnsdr_lab {
+	chain partition {
+		type filter hook input priority mangle; policy accept;
+		ct mark 0x00000001 ct original ip daddr 127.0.2.0/24 drop
+		ct mark 0x00000002 ct original ip daddr 127.0.1.0/24 drop
+	}
+}"""
+    assert parse_partitions(listing) == {("r1", "r2")}
+    assert parse_partitions("table inet dnsdr_lab {\n}") == set()

@@ -1,0 +1,60 @@
+"""The lab's DesignateDR document parses, and pools rendered from it match the lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnsdr.domain.pools import WorldState, render_pools
+from dnsdr.domain.spec import Bind9Backend, Pdns4Backend
+from dnsdr.domain.spec_parse import parse_designatedr
+from dnsdr.lab.layout import POOL_ID, Paths
+from dnsdr.lab.spec_doc import designatedr
+
+ROOT = Path("/srv/lab")
+BIN = Path("/opt/venv/bin")
+
+
+def spec():  # type: ignore[no-untyped-def]
+    return parse_designatedr(designatedr(Paths(ROOT), BIN))
+
+
+def test_document_is_a_valid_designatedr() -> None:
+    s = spec()
+    assert s.primary_region == "r1"
+    assert s.region_names == ("r1", "r2", "r3")
+    assert s.monitor_region == "r3"
+    assert s.pool.id == POOL_ID
+    r1 = s.region("r1")
+    assert r1.database is not None and r1.database.endpoint.host == "127.0.1.1"
+    assert r1.database.user == "dnsdr" and r1.database.replication_user == "repl"
+    assert r1.database.password.file == "/srv/lab/secrets/dnsdr-db-password"
+
+
+def test_control_commands_call_this_lab_with_an_absolute_dir() -> None:
+    designate = spec().region("r2").designate
+    assert designate is not None
+    assert designate.control.driver == "command"
+    stop = designate.control.command("stop")
+    assert stop == "/opt/venv/bin/dnsdr lab --dir /srv/lab service stop {region} {service}"
+    repoint = designate.control.command("repoint")
+    assert repoint == "/opt/venv/bin/dnsdr lab --dir /srv/lab repoint {region} --db-host {db_host} --db-port {db_port}"
+    assert designate.manage_command == (
+        "/opt/venv/bin/designate-manage", "--config-file", "/srv/lab/r2/designate/designate.conf")
+
+
+def test_backends_and_secrets() -> None:
+    region = spec().region("r1")
+    pdns, bind = region.backends
+    assert isinstance(pdns, Pdns4Backend) and isinstance(bind, Bind9Backend)
+    assert (pdns.dns.host, pdns.api.port) == ("127.0.1.2", 8081)
+    assert (bind.dns.host, bind.rndc.port) == ("127.0.1.3", 953)
+    assert bind.rndc_key_file == "/srv/lab/secrets/r1-rndc.key"
+    assert pdns.api_key.file == "/srv/lab/secrets/pdns-api-key"
+
+
+def test_initial_pools_have_four_targets_each_mastered_by_its_own_mdns() -> None:
+    pool = render_pools(spec(), WorldState("r1"), lambda ref: "s3cret")[0]
+    assert [(n["host"], n["port"]) for n in pool["nameservers"]] == [
+        ("127.0.1.2", 53), ("127.0.1.3", 53), ("127.0.2.2", 53), ("127.0.2.3", 53)]
+    masters = [(t["type"], t["masters"][0]["host"]) for t in pool["targets"]]
+    assert masters == [("pdns4", "127.0.1.1"), ("bind9", "127.0.1.1"), ("pdns4", "127.0.2.1"), ("bind9", "127.0.2.1")]
