@@ -186,7 +186,8 @@ class Lab:
         """Start whatever is not running, in order, health-checked; initialise data the first time."""
         others = self.other_labs()
         if others:
-            raise LabError("lab", f"another lab is running at {others[0]}; stop it first: dnsdr lab --dir {others[0]} down")
+            other = others[0]
+            raise LabError("lab", f"another lab is running at {other}; stop it first: dnsdr lab --dir {other} down")
         self.root.mkdir(parents=True, exist_ok=True)
         secrets = self._prepare(REGIONS)
         self._start_regions(REGIONS, secrets)
