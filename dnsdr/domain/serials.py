@@ -106,17 +106,22 @@ class Target:
 
 
 def targets_from_spec(spec: DesignateDR, regions: Iterable[str] | None = None) -> tuple[Target, ...]:
-    """The polled nameservers of the given regions (all by default), named after their backends."""
+    """The polled nameservers of the given regions (all by default), named after their backends.
+
+    A name is the backend's name (``host:port`` for a nameserver without one), prefixed with
+    ``region/`` only when it would otherwise be ambiguous.
+    """
     wanted = set(regions) if regions is not None else None
-    out: list[Target] = []
+    found: list[tuple[str, str, str, int]] = []
     for region in spec.regions:
         if wanted is not None and region.name not in wanted:
             continue
         names = {(b.dns.host, b.dns.port): b.name for b in region.backends}
         for ns in region.polled_nameservers:
-            label = names.get((ns.host, ns.port), str(ns))
-            out.append(Target(f"{region.name}/{label}", region.name, ns.host, ns.port))
-    return tuple(out)
+            found.append((names.get((ns.host, ns.port), str(ns)), region.name, ns.host, ns.port))
+    labels = [f[0] for f in found]
+    return tuple(Target(label if labels.count(label) == 1 else f"{region}/{label}", region, host, port)
+                 for label, region, host, port in found)
 
 
 class PairResult(NamedTuple):

@@ -146,5 +146,5 @@ def test_targets_from_spec_and_names() -> None:
     assert len({t.name for t in everything}) == len(everything) == 4
     only_r2 = targets_from_spec(spec, ["r2"])
     assert {(t.host, t.port) for t in only_r2} == {("127.0.2.2", 53), ("127.0.2.3", 53)}
-    assert all(t.name.startswith("r2/") for t in only_r2)
+    assert all(t.region == "r2" for t in only_r2)
     assert normalise_name("Example.COM") == "example.com."

@@ -1,0 +1,105 @@
+"""``dnsdr serials``: which zones are behind, missing or ahead on which DNS server, in seconds."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dnsdr.adapters.designate_db import DesignateDBError, read_zones
+from dnsdr.adapters.dns_prober import ProbeOptions, sweep
+from dnsdr.cli.common import EXIT_INVALID, EXIT_OK, config_option, echo_json, fail, load_spec, output_option
+from dnsdr.domain.serials import CLASSES, PairResult, SweepReport, targets_from_spec
+
+EXIT_DRIFT = 3
+
+
+def _describe(p: PairResult) -> str:
+    if p.serial is not None:
+        return f"{p.cls} (serves {p.serial}, database {p.expected}, {p.serial - p.expected:+d})"
+    return f"{p.cls} ({p.rcode or p.error})"
+
+
+def _table(report: SweepReport, worst: int) -> None:
+    width = max([len("target"), *(len(t.name) for t in report.targets)])
+    click.echo(f"{'target':<{width}}  " + "  ".join(f"{c:>11}" for c in CLASSES))
+    for name, counts in report.per_target().items():
+        click.echo(f"{name:<{width}}  " + "  ".join(f"{counts[c]:>11}" for c in CLASSES))
+    click.echo(f"{len(report.zones)} zones x {len(report.targets)} targets, {report.queries} queries "
+               f"in {report.seconds:.2f} s")
+    drift = report.drift()
+    if drift:
+        click.echo(f"\nworst pairs ({len(drift)} not in sync):")
+        for t in report.targets:
+            for p in [p for p in drift if p.target == t.name][:worst]:
+                click.echo(f"  {p.target:<{width}}  {p.zone}  {_describe(p)}")
+    stuck = report.stuck_zones()
+    if stuck:
+        click.echo(f"\nzones stuck in Designate ({len(stuck)}):")
+        for z in stuck[:worst * 4]:
+            click.echo(f"  {z.name}  {z.status}/{z.action}  serial {z.serial}  id {z.id}")
+    click.echo("\nall in sync" if report.in_sync and not stuck else "")
+
+
+@click.command("serials")
+@config_option
+@click.option("--region", "regions", metavar="REGION", multiple=True,
+              help="Sweep only this region's nameservers; repeat for several (default: every region).")
+@click.option("--db-region", metavar="REGION",
+              help="Region whose Designate database holds the expected serials (default: spec.primaryRegion).")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Seconds to wait for each answer before a retry.")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Retries per pair after a timeout.")
+@click.option("--rate", type=click.FloatRange(min=0), default=50_000.0, show_default=True,
+              help="Queries per second per target (0: no limit).")
+@click.option("--window", type=click.IntRange(min=1, max=4096), default=64, show_default=True,
+              help="Queries in flight per target.")
+@click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Pairs not in sync to list per target.")
+@click.option("--pairs", is_flag=True, help="With -o json, include every (zone, target) pair.")
+@output_option
+def serials(config: str, regions: tuple[str, ...], db_region: str | None, timeout: float, retries: int,
+            rate: float, window: int, worst: int, pairs: bool, output: str) -> None:
+    """Compare every live zone's SOA serial on every DNS target with Designate's database.
+
+    Each (zone, target) pair is in_sync, behind (serial < database), ahead (serial > database: lost
+    writes or clock skew; needs a forced retransfer), missing (NXDOMAIN, REFUSED, NOTAUTH, SERVFAIL)
+    or unreachable (timeout, network error, or an answer that failed validation: wrong ID or
+    question, no AA flag, malformed). Serials compare with RFC 1982 arithmetic. Zones Designate
+    itself left PENDING or ERROR are listed too.
+
+    \b
+    Exit codes:
+      0  every pair in sync and no zone in ERROR
+      3  drift: some pair not in sync, or a zone in ERROR in Designate
+      1  could not run (bad spec, database unreachable, ...)
+      2  usage error
+    """
+    spec = load_spec(config)
+    for r in (*regions, *((db_region,) if db_region else ())):
+        if r not in spec.region_names:
+            fail(f"unknown region {r!r}; the spec has {', '.join(spec.region_names)}")
+    source = spec.region(db_region or spec.primary_region)
+    if source.database is None:
+        fail(f"region {source.name} has no database in the spec; choose one with --db-region")
+    targets = targets_from_spec(spec, regions or None)
+    if not targets:
+        fail("no nameservers to sweep in the chosen regions")
+    try:
+        zones = read_zones(source.database, timeout=max(timeout * 5, 5.0))
+    except DesignateDBError as exc:
+        fail(str(exc))
+    options = ProbeOptions(timeout=timeout, retries=retries, rate=rate or None, window=window)
+    try:
+        report = sweep(zones, targets, options)
+    except OSError as exc:
+        fail(f"sweep failed: {exc.strerror or exc}", EXIT_INVALID)
+    if output == "json":
+        doc = report.to_dict(worst=worst, include_pairs=pairs)
+        doc["database_region"] = source.name
+        echo_json(doc)
+    else:
+        _table(report, worst)
+    drift = not report.in_sync or any(z.status == "ERROR" for z in report.zones)
+    sys.exit(EXIT_DRIFT if drift else EXIT_OK)
