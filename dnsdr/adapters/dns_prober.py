@@ -3,10 +3,9 @@
 A failover's exit test and the continuous drift report both need thousands of zones on four or more
 servers in seconds; one dnspython query at a time manages ~5k q/s, so this keeps a window of queries
 in flight on connected non-blocking sockets driven by epoll, with per-target token buckets, bounded
-retries and a TCP retry on truncation. Wire queries are built once with dnspython; answers are read
-with a small parser (header, question, SOA serial) that still validates the ID, question, QR, AA,
-rcode and every length, and falls back to dnspython for layouts it does not know. Anything invalid
-is a failure for that pair, never a crash and never a serial.
+retries and a TCP retry on truncation. Wire queries are built once; answers are read with the small
+strict parser of :mod:`dnsdr.adapters.dns_answer`. Anything invalid is a failure for that pair,
+never a crash and never a serial.
 """
 
 from __future__ import annotations
@@ -20,26 +19,20 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 
 import dns.exception
-import dns.flags
 import dns.message
 import dns.name
 import dns.query
-import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 
+from dnsdr.adapters.dns_answer import IGNORE, OK, RCODE, TRUNCATED, message_outcome, parse_answer, question_wire
 from dnsdr.domain.serials import ExpectedZone, Observation, SweepReport, Target, build_report
 
 _ID_BYTES = [i.to_bytes(2, "big") for i in range(65536)]
 # Flags 0 (QUERY, RD off: we want the authoritative data only), QDCOUNT 1, no other sections.
 _HEADER_TAIL = b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-_SOA_IN = b"\x00\x06\x00\x01"
-_RCODES = {int(r): r.name for r in dns.rcode.Rcode}
-
-# Outcomes of parsing one answer.
-OK, RCODE, TRUNCATED, BAD, IGNORE = range(5)
 
 
 @dataclass(frozen=True)
@@ -48,6 +41,10 @@ class ProbeOptions:
 
     timeout: float = 1.0
     retries: int = 2
+    # Before the last attempt, a query is sent again after max(min_rto, srtt + 4 rttvar), doubling per
+    # attempt (RFC 6298 style); only the last attempt waits the full ``timeout``. A lost datagram
+    # then costs milliseconds, while a slow server still gets ``timeout`` to answer.
+    min_rto: float = 0.05
     rate: float | None = 50_000.0
     window: int = 512
     sockets: int = 2
@@ -63,145 +60,6 @@ class ProbeResult:
     stats: dict[str, int] = field(default_factory=dict)
 
 
-def question_wire(name: str) -> bytes:
-    """The question section for SOA/IN of ``name`` (lower-case, as answers are compared).
-
-    Plain ASCII names are encoded directly (dnspython's parser costs ~30 us a name, a third of a
-    10,000-zone sweep); names with escapes or non-ASCII characters go through dnspython.
-    """
-    name = name.lower()
-    if "\\" not in name and name.isascii():
-        labels = name.rstrip(".").encode().split(b".") if name not in (".", "") else []
-        if all(0 < len(label) < 64 for label in labels):
-            fast = b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
-            if len(fast) <= 255:
-                return fast + _SOA_IN
-    wire = dns.name.from_text(name).to_wire()
-    assert wire is not None  # only None when writing to a file
-    return wire + _SOA_IN
-
-
-def _skip_name(data: bytes, p: int, end: int) -> int:
-    """Offset after the name at ``p`` (within ``end``), or -1 when it is malformed.
-
-    Pointers are followed and checked as dnspython does (each must point before the last one, the
-    whole name at most 255 octets), so a name accepted here is one dnspython would accept.
-    """
-    after = -1
-    biggest = p
-    total = 1
-    limit = end
-    while p < limit:
-        length = data[p]
-        if length == 0:
-            return p + 1 if after < 0 else after
-        if length >= 0xC0:
-            if p + 1 >= limit:
-                return -1
-            ptr = ((length & 0x3F) << 8) | data[p + 1]
-            if ptr >= biggest:
-                return -1
-            if after < 0:
-                after = p + 2
-            biggest = p = ptr
-            limit = len(data)
-            continue
-        if length > 63:
-            return -1
-        total += length + 1
-        if total > 255:
-            return -1
-        p += length + 1
-    return -1
-
-
-def parse_answer(data: bytes, qwire: bytes) -> tuple[int, object]:
-    """Classify one UDP/TCP payload already matched by ID: (OK, serial), (RCODE, name), (TRUNCATED, None),
-    (BAD, reason) for a definite failure, or (IGNORE, reason) for something that is not an answer to
-    this question (keep waiting for the real one)."""
-    n = len(data)
-    qlen = len(qwire)
-    if n < 12 + qlen:
-        return IGNORE, "malformed answer (too short)"
-    flags = data[2]
-    if not flags & 0x80 or flags & 0x78:
-        return IGNORE, "not a QUERY response"
-    if data[4] != 0 or data[5] != 1:
-        return IGNORE, "wrong question count"
-    question = data[12:12 + qlen]
-    if question != qwire and question.lower() != qwire:
-        return IGNORE, "wrong question"
-    if flags & 0x02:
-        return TRUNCATED, None
-    rcode = data[3] & 0x0F
-    aa = flags & 0x04
-    if rcode:
-        if rcode == 3 and not aa:
-            return BAD, "NXDOMAIN without AA flag"
-        return RCODE, _RCODES.get(rcode, f"RCODE{rcode}")
-    if not aa:
-        return BAD, "answer without AA flag"
-    ancount = (data[6] << 8) | data[7]
-    others = ((data[8] << 8) | data[9]) + ((data[10] << 8) | data[11])
-    off = 12 + qlen
-    serial = -1
-    for i in range(ancount + others):
-        if i < ancount:
-            if data[off:off + 2] != b"\xc0\x0c":
-                return _parse_slow(data, qwire)
-            off += 2
-        else:
-            off = _skip_name(data, off, n)
-            if off < 0:
-                return BAD, "malformed answer (bad name)"
-        if off + 10 > n:
-            return BAD, "malformed answer (truncated record)"
-        end = off + 10 + ((data[off + 8] << 8) | data[off + 9])
-        if end > n:
-            return BAD, "malformed answer (record overruns message)"
-        if i < ancount and data[off:off + 4] == _SOA_IN:
-            p = _skip_name(data, off + 10, end)
-            p = _skip_name(data, p, end) if p > 0 else -1
-            if p < 0 or p + 20 != end:
-                return BAD, "malformed SOA record"
-            if serial >= 0:
-                return BAD, "several SOA records in the answer"
-            serial = int.from_bytes(data[p:p + 4], "big")
-        off = end
-    if serial < 0:
-        return BAD, "no SOA for the zone in the answer"
-    return OK, serial
-
-
-def _parse_slow(data: bytes, qwire: bytes) -> tuple[int, object]:
-    """The same checks through dnspython, for answers whose owner names are not compressed."""
-    try:
-        msg = dns.message.from_wire(data, ignore_trailing=True)
-    except Exception as exc:  # dnspython raises many types for garbage; all mean "malformed"
-        return BAD, f"malformed answer ({type(exc).__name__})"
-    return message_outcome(msg, dns.name.from_wire(qwire, 0)[0])
-
-
-def message_outcome(msg: dns.message.Message, qname: dns.name.Name) -> tuple[int, object]:
-    """Validate a parsed answer (as from TCP) with the rules of :func:`parse_answer`."""
-    if len(msg.question) != 1 or msg.question[0].name != qname or msg.question[0].rdtype != dns.rdatatype.SOA:
-        return BAD, "wrong question"
-    if msg.flags & dns.flags.TC:
-        return BAD, "truncated answer over TCP"
-    aa = msg.flags & dns.flags.AA
-    rcode = msg.rcode()
-    if rcode != dns.rcode.NOERROR:
-        if rcode == dns.rcode.NXDOMAIN and not aa:
-            return BAD, "NXDOMAIN without AA flag"
-        return RCODE, dns.rcode.to_text(rcode)
-    if not aa:
-        return BAD, "answer without AA flag"
-    rrset = msg.get_rrset(msg.answer, qname, dns.rdataclass.IN, dns.rdatatype.SOA)
-    if rrset is None or len(rrset) != 1:
-        return BAD, "no SOA for the zone in the answer"
-    return OK, int(rrset[0].serial)
-
-
 class _Sock:
     """One connected socket; query IDs walk a random odd stride through all 65,536 values, so an ID
     comes back only after every other one was used (and is skipped while still in flight)."""
@@ -210,8 +68,8 @@ class _Sock:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.inflight: dict[int, int] = {}
-        self.timeouts: deque[tuple[float, int, int]] = deque()
+        self.inflight: dict[int, tuple[int, float]] = {}  # id -> (zone index, time sent)
+        self.timeouts: list[tuple[float, int, int]] = []  # heap of (deadline, id, zone index)
         self.next_id = random.getrandbits(16)
         self.stride = random.getrandbits(15) * 2 + 1
 
@@ -224,7 +82,8 @@ class _Sock:
 
 
 class _Target:
-    __slots__ = ("addr", "attempts", "inflight", "last", "queue", "reasons", "results", "socks", "tokens")
+    __slots__ = ("addr", "attempts", "inflight", "last", "queue", "reasons", "results", "rttvar", "socks", "srtt",
+                 "tokens")
 
     def __init__(self, addr: tuple[str, int], count: int) -> None:
         self.addr = addr
@@ -235,6 +94,8 @@ class _Target:
         self.socks: list[_Sock] = []
         self.inflight = 0
         self.tokens = 0.0
+        self.srtt = -1.0
+        self.rttvar = 0.0
         self.last = 0.0
 
 
@@ -284,6 +145,7 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
             st.last = start
             st.tokens = float(opts.window)
         timeout = opts.timeout
+        min_rto = min(timeout, opts.min_rto)
         max_attempts = opts.retries + 1
         rate = opts.rate
         window = opts.window
@@ -328,9 +190,13 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                             if exc.errno != errno.ECONNREFUSED:
                                 break
                             continue
-                        st.attempts[z] += 1
-                        s.inflight[qid] = z
-                        s.timeouts.append((now + timeout, qid, z))
+                        attempt = st.attempts[z] = st.attempts[z] + 1
+                        s.inflight[qid] = (z, now)
+                        if attempt >= max_attempts:
+                            heappush(s.timeouts, (now + timeout, qid, z))
+                        else:  # early retransmission, from the measured round trip, doubling each time
+                            rto = min_rto if st.srtt < 0 else max(min_rto, st.srtt + 4 * st.rttvar)
+                            heappush(s.timeouts, (now + min(timeout, rto * (1 << (attempt - 1))), qid, z))
                         sent += 1
                     stats["sent"] += sent
                     st.inflight += sent
@@ -341,8 +207,9 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                 for s in st.socks:
                     tq = s.timeouts
                     while tq and tq[0][0] <= now:
-                        _, qid, z = tq.popleft()
-                        if s.inflight.get(qid) == z:
+                        _, qid, z = heappop(tq)
+                        entry = s.inflight.get(qid)
+                        if entry is not None and entry[0] == z:
                             del s.inflight[qid]
                             st.inflight -= 1
                             remaining -= give_up_or_retry(st, z, "timeout")
@@ -360,14 +227,14 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                     except BlockingIOError:
                         break
                     except OSError as exc:  # ICMP errors on a connected socket (port unreachable)
-                        for z in inflight.values():
+                        for z, _sent in inflight.values():
                             st.reasons[z] = exc.strerror or str(exc)
                         continue
-                    z_or_none = inflight.get(int.from_bytes(data[:2], "big")) if len(data) >= 2 else None
-                    if z_or_none is None:
+                    entry = inflight.get(int.from_bytes(data[:2], "big")) if len(data) >= 2 else None
+                    if entry is None:
                         stats["ignored"] += 1
                         continue
-                    z = z_or_none
+                    z = entry[0]
                     kind, value = parse_answer(data, qwires[z])
                     if kind == IGNORE:
                         stats["ignored"] += 1
@@ -377,6 +244,12 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                     del inflight[qid]
                     st.inflight -= 1
                     remaining -= 1
+                    rtt = time.monotonic() - entry[1]
+                    if st.srtt < 0:
+                        st.srtt, st.rttvar = rtt, rtt / 2
+                    else:
+                        st.rttvar += (abs(st.srtt - rtt) - st.rttvar) / 4
+                        st.srtt += (rtt - st.srtt) / 8
                     if kind == OK:
                         st.results[z] = Observation(serial=value)  # type: ignore[arg-type]
                     elif kind == RCODE:

@@ -24,20 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnsdr.adapters.dns_prober import (
-    BAD,
-    IGNORE,
-    OK,
-    RCODE,
-    TRUNCATED,
-    ProbeOptions,
-    _Sock,
-    message_outcome,
-    parse_answer,
-    probe_soa,
-    question_wire,
-    sweep,
-)
+from dnsdr.adapters.dns_answer import BAD, IGNORE, OK, RCODE, TRUNCATED, message_outcome, parse_answer, question_wire
+from dnsdr.adapters.dns_prober import ProbeOptions, _Sock, probe_soa, sweep
 from dnsdr.domain.serials import ExpectedZone, PairClass, Target
 
 FAST = ProbeOptions(timeout=0.3, retries=1, rate=None, window=64, sockets=2, tcp_timeout=0.5)
