@@ -184,7 +184,7 @@ def bind(paths: Paths, region: str) -> Component:
 
 def designate_files(paths: Paths, region: str, secrets: render.Secrets, db_host: str, db_port: int) -> None:
     d = paths.designate_dir(region)
-    for sub in ("state", "lock", "coordination"):
+    for sub in ("state", "lock"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     write_private(paths.designate_conf(region), render.designate_conf(paths, region, secrets, db_host, db_port))
     paste = bin_dir().parent / "etc" / "designate" / "api-paste.ini"

@@ -128,5 +128,5 @@ def wait_replicating(paths: Paths, primary: str, replica: str, timeout: float = 
 
 def query(paths: Paths, region: str, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     with root(paths, region) as cur:
-        cur.execute(sql, args)
+        cur.execute(sql, args or None)
         return list(cur.fetchall())

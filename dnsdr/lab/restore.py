@@ -48,13 +48,37 @@ def pool_ok(lab: Lab) -> bool:
 def databases_ok(lab: Lab, timeout: float = 30.0) -> bool:
     """r1 primary, r2 replicating from it with semi-sync, r2 caught up (no divergence)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if dbsetup.healthy_pair(lab.paths, PRIMARY, REPLICA):
-            p, r = dbsetup.role(lab.paths, PRIMARY), dbsetup.role(lab.paths, REPLICA)
-            if p.semi_sync_master == "ON" and p.gtid_current == r.gtid_current:
-                return True
+    while True:
+        p, r = dbsetup.role(lab.paths, PRIMARY), dbsetup.role(lab.paths, REPLICA)
+        if not (p.reachable and r.reachable) or p.source_host is not None or p.read_only:
+            return False  # wrong shape: waiting will not help
+        if r.source_host != Addresses(PRIMARY).core or not r.read_only:
+            return False
+        if (r.io_running, r.sql_running) == ("Yes", "Yes") and p.semi_sync_master == "ON" \
+                and p.gtid_current == r.gtid_current:
+            return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.25)
-    return False
+
+
+def repair_roles(lab: Lab) -> None:
+    """Cheap repairs of the initial roles: r1 fenced (read-only) or r2's replication stopped, while
+    r2 still replicates from r1 and holds nothing r1 lacks. Anything else is left to a rebuild."""
+    p, r = dbsetup.role(lab.paths, PRIMARY), dbsetup.role(lab.paths, REPLICA)
+    if not (p.reachable and r.reachable) or p.source_host is not None:
+        return
+    if r.source_host != Addresses(PRIMARY).core:
+        return
+    if p.read_only:
+        lab.progress(f"{PRIMARY} is read-only (fenced?): making it writable again")
+        dbsetup.query(lab.paths, PRIMARY, "SET GLOBAL read_only = 0")
+    if r.io_running != "Yes" or r.sql_running != "Yes":
+        if r.sql_running != "Yes" and r.last_error:
+            return  # an SQL error (divergence): rebuild
+        dbsetup.query(lab.paths, REPLICA, "START SLAVE")
+    if not r.read_only:
+        dbsetup.query(lab.paths, REPLICA, "SET GLOBAL read_only = 1")
 
 
 def designate_ok(lab: Lab) -> bool:
@@ -71,6 +95,8 @@ def restore_healthy(lab: Lab) -> None:
             lab.up()
         except LabError as exc:
             lab.progress(f"restart failed ({exc.component}: {exc.message}); rebuilding")
+    if lab.spec_path.exists():
+        repair_roles(lab)
     healthy = designate_ok(lab) and pool_ok(lab) and databases_ok(lab)
     if not healthy:
         lab.progress("lab state differs from the initial one: rebuilding from nothing")
