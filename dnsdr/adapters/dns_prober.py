@@ -44,9 +44,9 @@ class ProbeOptions:
     # Before the last attempt, a query is sent again after max(min_rto, srtt + 4 rttvar), doubling per
     # attempt (RFC 6298 style); only the last attempt waits the full ``timeout``. A lost datagram
     # then costs milliseconds, while a slow server still gets ``timeout`` to answer.
-    min_rto: float = 0.05
+    min_rto: float = 0.25
     rate: float | None = 50_000.0
-    window: int = 512
+    window: int = 100
     sockets: int = 2
     tcp_timeout: float = 2.0
     tcp_workers: int = 8

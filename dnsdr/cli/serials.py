@@ -53,7 +53,7 @@ def _table(report: SweepReport, worst: int) -> None:
               help="Retries per pair after a timeout.")
 @click.option("--rate", type=click.FloatRange(min=0), default=50_000.0, show_default=True,
               help="Queries per second per target (0: no limit).")
-@click.option("--window", type=click.IntRange(min=1, max=4096), default=64, show_default=True,
+@click.option("--window", type=click.IntRange(min=1, max=4096), default=100, show_default=True,
               help="Queries in flight per target.")
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True,
               help="Pairs not in sync to list per target.")
