@@ -48,9 +48,10 @@ def _table(report: SweepReport, worst: int) -> None:
 @click.option("--db-region", metavar="REGION",
               help="Region whose Designate database holds the expected serials (default: spec.primaryRegion).")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
-              help="Seconds to wait for each answer before a retry.")
+              help="Seconds the last attempt waits for an answer (earlier ones are resent sooner, from the "
+                   "measured round trip).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Retries per pair after a timeout.")
+              help="Retries per pair after a timeout (bounded; then the pair is unreachable).")
 @click.option("--rate", type=click.FloatRange(min=0), default=50_000.0, show_default=True,
               help="Queries per second per target (0: no limit).")
 @click.option("--window", type=click.IntRange(min=1, max=4096), default=100, show_default=True,
