@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 
 from dnsdr.cli.lab import lab
+from dnsdr.cli.operations import promote, rejoin, switchover
 from dnsdr.cli.pools import pools
+from dnsdr.cli.serials import serials
 from dnsdr.cli.spec import spec
+from dnsdr.cli.status import status
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (pools, spec, lab):
+for command in (status, serials, pools, spec, promote, switchover, rejoin, lab):
     cli.add_command(command)
 
 

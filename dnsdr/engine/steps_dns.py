@@ -1,0 +1,188 @@
+"""DNS data-plane steps: rewrite backend masters, prove serial convergence, prove a write is served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from dnsdr.adapters.backend_masters import MastersReport, ZoneStatus, rewrite_masters
+from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.adapters.designate_db import read_zones
+from dnsdr.adapters.dns_lookup import txt_values
+from dnsdr.adapters.dns_prober import sweep
+from dnsdr.domain.plan import Step, StepKind
+from dnsdr.domain.pools import masters_for
+from dnsdr.domain.serials import ExpectedZone, PairClass, targets_from_spec
+from dnsdr.domain.spec import Backend, Pdns4Backend
+from dnsdr.engine.executor import StepFailed, StepHandler
+from dnsdr.engine.runtime import Runtime
+
+NUDGE_EVERY = 5.0  # seconds between forced retransfers of the same zone on the same backend
+
+
+def _backend(rt: Runtime, name: str) -> tuple[str, Backend]:
+    for region in rt.spec.regions:
+        for backend in region.backends:
+            if backend.name == name:
+                return region.name, backend
+    raise StepFailed(f"unknown backend {name}")
+
+
+def _credential(rt: Runtime, backend: Backend) -> str:
+    return rt.secret(backend.api_key if isinstance(backend, Pdns4Backend) else backend.rndc_key)
+
+
+def _zones(rt: Runtime) -> list[ExpectedZone]:
+    db = rt.database(rt.plan.final_state.primary)
+    return list(read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id))
+
+
+def _surviving(rt: Runtime) -> list[str]:
+    return [r.name for r in rt.spec.regions if r.name not in rt.plan.final_state.lost and r.backends]
+
+
+def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool,
+             retrieve: Sequence[str] = ()) -> MastersReport:
+    region_name, backend = _backend(rt, backend_name)
+    masters = masters_for(rt.spec, rt.plan.final_state, rt.region(region_name))
+    return rewrite_masters(backend, _credential(rt, backend), zones, masters, retrieve=retrieve,
+                           retrieve_changed=not dry_run, dry_run=dry_run)
+
+
+class RewriteMasters:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        pass
+
+    def check(self, step: Step) -> str | None:
+        report = _rewrite(self.rt, step.param("backend"), [z.name for z in _zones(self.rt)], dry_run=True)
+        if report.error:
+            return report.error
+        todo = report.counts[ZoneStatus.CHANGED.value] + report.counts[ZoneStatus.FAILED.value]
+        return None if todo == 0 else f"{todo} zones still point at other masters"
+
+    def act(self, step: Step) -> str:
+        zones = [z.name for z in _zones(self.rt)]
+        report = _rewrite(self.rt, step.param("backend"), zones, dry_run=False)
+        if report.error:
+            raise StepFailed(f"{report.backend}: {report.error}")
+        c = report.counts
+        failed = report.zones(ZoneStatus.FAILED)
+        if failed:
+            raise StepFailed(f"{report.backend}: {len(failed)} zones failed, e.g. {', '.join(failed[:3])}")
+        return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {c['missing']} not yet "
+                f"on the backend; {len(report.retrieved)} retransfers queued "
+                f"({report.rewrite_seconds:.2f} s rewrite)")
+
+
+class VerifySerials:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        pass
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.rt.acted else "not verified in this run yet"
+
+    def act(self, step: Step) -> str:
+        rt = self.rt
+        deadline = time.monotonic() + rt.verify_timeout
+        zones = [z for z in _zones(rt)]
+        minimum = {z.name: z.serial for z in zones}
+        targets = targets_from_spec(rt.spec, _surviving(rt))
+        nudged: dict[tuple[str, str], float] = {}
+        rounds = 0
+        while True:
+            rounds += 1
+            report = sweep(zones, targets)
+            laggards = report.laggards(minimum)
+            ahead = [p for p in report.pairs if p.cls is PairClass.AHEAD]
+            if not laggards:
+                if ahead:
+                    rt.risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old "
+                            f"primary?), e.g. {ahead[0].zone} on {ahead[0].target}")
+                rt.acted.add(step.name)
+                return (f"{len(zones)} zones on {len(targets)} targets at the database's serial or later "
+                        f"(round {rounds}, last sweep {report.seconds:.2f} s)")
+            if time.monotonic() > deadline:
+                raise StepFailed(f"{len(laggards)} zone copies did not converge within {rt.verify_timeout:g} s: "
+                                 + "; ".join(laggards[:5]))
+            self._nudge(report.pairs, nudged)
+            time.sleep(0.5)
+
+    def _nudge(self, pairs: Sequence[object], nudged: dict[tuple[str, str], float]) -> None:
+        """Force a transfer of zones that are behind or ahead, at most every NUDGE_EVERY seconds."""
+        now = time.monotonic()
+        by_backend: dict[str, list[str]] = {}
+        for p in pairs:
+            cls, zone, target = p.cls, p.zone, p.target  # type: ignore[attr-defined]
+            if cls not in (PairClass.BEHIND, PairClass.AHEAD):
+                continue
+            if now - nudged.get((zone, target), -NUDGE_EVERY) < NUDGE_EVERY:
+                continue
+            nudged[(zone, target)] = now
+            by_backend.setdefault(target.split("/", 1)[1], []).append(zone)
+        for backend, zones in by_backend.items():
+            _rewrite(self.rt, backend, zones, dry_run=False, retrieve=zones)
+
+
+class VerifyWrite:
+    """Create a TXT record through the surviving API and wait until every surviving target serves it."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        pass
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.rt.acted else "no write verified in this run yet"
+
+    def act(self, step: Step) -> str:
+        rt = self.rt
+        region = rt.region(step.region)
+        assert region.designate is not None and rt.executor is not None and rt.executor.journal is not None
+        run_id = rt.executor.journal.run_id
+        api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", project_id="dnsdr")
+        zone_name = f"dnsdr-canary-{rt.spec.name or 'default'}.test."
+        deadline = time.monotonic() + rt.verify_timeout
+        started = time.monotonic()
+        try:
+            zone = api.find_zone(zone_name) or api.create_zone(zone_name, "hostmaster@dnsdr.test")
+            record = f"verify-{run_id}.{zone_name}"
+            value = f"dnsdr {run_id} {int(time.time())}"
+            existing = [r for r in api.list_recordsets(zone.id, name=record, type="TXT") if r.name == record]
+            if not existing:
+                api.create_recordset(zone.id, record, "TXT", [f'"{value}"'], ttl=60)
+            else:
+                value = existing[0].records[0].strip('"')
+        except DesignateApiError as exc:
+            raise StepFailed(f"the Designate API in {step.region} refused the canary write: {exc}") from None
+        finally:
+            api.close()
+        targets = targets_from_spec(rt.spec, _surviving(rt))
+        waiting = {t.name for t in targets}
+        while waiting:
+            for t in targets:
+                if t.name in waiting and value in (txt_values(t.host, t.port, record) or ()):
+                    waiting.discard(t.name)
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                raise StepFailed(f"the canary {record} was not served by {', '.join(sorted(waiting))} "
+                                 f"within {rt.verify_timeout:g} s")
+            time.sleep(0.25)
+        rt.acted.add(step.name)
+        return f"TXT {record} written via the API and served by {len(targets)} targets after " \
+               f"{time.monotonic() - started:.2f} s"
+
+
+def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
+    return {
+        StepKind.REWRITE_MASTERS: RewriteMasters(rt),
+        StepKind.VERIFY_SERIALS: VerifySerials(rt),
+        StepKind.VERIFY_WRITE: VerifyWrite(rt),
+    }

@@ -1,0 +1,239 @@
+"""promote, switchover and rejoin end to end on the real lab, through the CLI an operator uses.
+
+Every test starts from the healthy lab (r1 primary, r2 replica, four targets) and checks effects
+on the real servers: database roles, rows, Designate's pool, and what the DNS servers answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+from dnsdr.adapters.designate_db import read_zones
+from dnsdr.adapters.mysql import adapter_for
+from dnsdr.adapters.mysql.epoch import read_epoch
+from dnsdr.adapters.secrets import resolve
+from dnsdr.domain.replication import ReplicationState
+from dnsdr.domain.spec import DesignateDR
+from dnsdr.lab import Lab
+
+pytestmark = pytest.mark.integration
+
+DNSDR = str(Path(sys.executable).parent / "dnsdr")
+
+
+def eventually(check: Callable[[], bool], timeout: float = 120.0, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def dnsdr(lab: Lab, state_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DNSDR, *args[:1], "-c", str(lab.spec_path), "--state-dir", str(state_dir), *args[1:]],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})})
+
+
+def observe(spec: DesignateDR, region: str) -> ReplicationState:
+    db = spec.region(region).database
+    assert db is not None
+    return adapter_for(db).observe()
+
+
+def zone_count(spec: DesignateDR, region: str) -> tuple[int, int]:
+    """(live zones, live recordsets) in ``region``'s Designate database."""
+    db = spec.region(region).database
+    assert db is not None
+    node = adapter_for(db)
+    with node.connector.session() as s:
+        zones = s.scalar("SELECT COUNT(*) AS n FROM designate.zones WHERE deleted = '0' AND type != 'CATALOG'")
+        rrsets = s.scalar("SELECT COUNT(*) AS n FROM designate.recordsets r JOIN designate.zones z "
+                          "ON z.id = r.zone_id WHERE z.deleted = '0'")
+    return int(zones), int(rrsets)
+
+
+def pool_targets(spec: DesignateDR, region: str) -> set[tuple[str, str]]:
+    db = spec.region(region).database
+    assert db is not None
+    with adapter_for(db).connector.session() as s:
+        rows = s.rows("SELECT t.type AS type, m.host AS host FROM designate.pool_targets t "
+                      "JOIN designate.pool_target_masters m ON m.pool_target_id = t.id")
+    return {(str(r["type"]), str(r["host"])) for r in rows}
+
+
+def soa(host: str, port: int, zone: str) -> int | None:
+    try:
+        answer = dns.query.udp(dns.message.make_query(zone, dns.rdatatype.SOA), host, port=port, timeout=2)
+    except Exception:
+        return None
+    if not answer.flags & dns.flags.AA or not answer.answer:
+        return None
+    return int(answer.answer[0][0].serial)
+
+
+def backends(spec: DesignateDR, region: str) -> list[tuple[str, int]]:
+    return [(b.dns.host, b.dns.port) for b in spec.region(region).backends]
+
+
+def make_zones(lab: Lab, n: int) -> list[str]:
+    return lab.create_zones(n, prefix=f"ops{int(time.time()) % 100000}")
+
+
+def db_snapshot(lab: Lab) -> dict[str, Any]:
+    spec = lab.spec()
+    r1, r2 = observe(spec, "r1"), observe(spec, "r2")
+    return {"r1_writable": r1.writable, "r2_replica": r2.is_replica, "r2_writable": r2.writable,
+            "targets": pool_targets(spec, "r1")}
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def test_dry_run_changes_nothing(healthy_lab: Lab, state_dir: Path) -> None:
+    before = db_snapshot(healthy_lab)
+    result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "Plan: failover r1 -> r2" in result.stdout and "would be REFUSED" in result.stdout
+    assert "Dry run: nothing was changed." in result.stdout
+    assert db_snapshot(healthy_lab) == before
+    assert not (state_dir / "lab.journal.json").exists()
+
+
+def test_promote_refuses_while_the_old_primary_is_healthy(healthy_lab: Lab, state_dir: Path) -> None:
+    before = db_snapshot(healthy_lab)
+    result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes", "--force", "errant-transactions")
+    assert result.returncode == 1
+    assert "reachable and writable" in result.stderr and "cannot be forced" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert db_snapshot(healthy_lab) == before
+
+
+def test_promote_refuses_a_candidate_with_errant_transactions(healthy_lab: Lab, state_dir: Path) -> None:
+    spec = healthy_lab.spec()
+    r2 = adapter_for(spec.region("r2").database)  # type: ignore[arg-type]
+    with r2.connector.session() as s:
+        s.run("SET GLOBAL read_only = 0")
+        s.run("CREATE DATABASE IF NOT EXISTS scratch")
+        s.run("CREATE TABLE IF NOT EXISTS scratch.errant (id INT PRIMARY KEY)")
+        s.run("INSERT INTO scratch.errant VALUES (1)")
+        s.run("SET GLOBAL read_only = 1")
+    healthy_lab.kill("r1")
+    result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes")
+    assert result.returncode == 1, result.stdout
+    assert "errant" in result.stderr and "--force errant-transactions" in result.stderr
+    after = observe(spec, "r2")
+    assert after.is_replica and not after.writable
+
+
+def test_failover_after_r1_is_killed_keeps_every_zone_and_serves_new_writes(healthy_lab: Lab, state_dir: Path) -> None:
+    spec = healthy_lab.spec()
+    zones = make_zones(healthy_lab, 5)
+    before = zone_count(spec, "r1")
+    assert eventually(lambda: zone_count(spec, "r2") == before, 60)
+    healthy_lab.kill("r1")
+    result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes", "-o", "json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "succeeded" and report["epoch"] == 1
+    assert {s["name"] for s in report["steps"] if s["status"] == "skipped"} == {"fence-database"}
+    r2 = observe(spec, "r2")
+    assert r2.writable and not r2.is_replica
+    assert zone_count(spec, "r2") == before  # every zone and recordset survived
+    assert pool_targets(spec, "r2") == {("pdns4", "127.0.2.1"), ("bind9", "127.0.2.1")}
+    db = spec.region("r2").database
+    assert db is not None
+    serials = {z.name: z.serial for z in read_zones(db, resolve(db.password))}
+    for zone in zones:
+        for host, port in backends(spec, "r2"):
+            assert eventually(lambda: (soa(host, port, zone) or 0) >= serials[zone], 60), (zone, host)
+    # A new write through r2's API reaches both of r2's targets.
+    api = healthy_lab.api("r2")
+    zone = api.find_zone(zones[0])
+    assert zone is not None
+    api.create_recordset(zone.id, f"after-failover.{zones[0]}", "A", ["192.0.2.99"])
+    for host, port in backends(spec, "r2"):
+        assert eventually(lambda: _a_record(host, port, f"after-failover.{zones[0]}") == "192.0.2.99", 90)
+    epoch = read_epoch(adapter_for(db))
+    assert epoch is not None and epoch.epoch == 1 and epoch.primary_region == "r2"
+
+
+def _a_record(host: str, port: int, name: str) -> str | None:
+    try:
+        answer = dns.query.udp(dns.message.make_query(name, dns.rdatatype.A), host, port=port, timeout=2)
+    except Exception:
+        return None
+    return answer.answer[0][0].address if answer.answer else None
+
+
+def test_a_run_killed_after_each_step_resumes_to_exactly_one_promotion(healthy_lab: Lab, state_dir: Path) -> None:
+    spec = healthy_lab.spec()
+    healthy_lab.kill("r1")
+    plan = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--dry-run", "-o", "json")
+    steps = [s["name"] for s in json.loads(plan.stdout)["plan"]]
+    for step in steps[1:-1]:
+        crashed = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes",
+                        env={"DNSDR_FAULT_CRASH": f"after-act:{step}"})
+        assert crashed.returncode in (137, 0), (step, crashed.stderr)
+    final = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes", "-o", "json")
+    assert final.returncode == 0, final.stderr + final.stdout
+    report = json.loads(final.stdout)
+    assert report["outcome"] == "succeeded"
+    db = spec.region("r2").database
+    assert db is not None
+    epoch = read_epoch(adapter_for(db))
+    assert epoch is not None and epoch.epoch == 1  # one bump: one promotion, whatever the crashes
+    assert observe(spec, "r2").writable
+    history = list((state_dir / "history").glob("*.json"))
+    assert len(history) == 1  # one run, resumed each time
+
+
+def test_switchover_to_r2_and_back_loses_nothing(healthy_lab: Lab, state_dir: Path) -> None:
+    spec = healthy_lab.spec()
+    make_zones(healthy_lab, 3)
+    before = zone_count(spec, "r1")
+    there = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r2", "--yes")
+    assert there.returncode == 0, there.stderr + there.stdout
+    r1, r2 = observe(spec, "r1"), observe(spec, "r2")
+    assert r2.writable and not r2.is_replica
+    assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1"
+    assert zone_count(spec, "r2") == before
+    zones = make_zones(healthy_lab, 1)  # written through the API, now on r2's database
+    assert eventually(lambda: zone_count(spec, "r1")[0] == before[0] + 1, 60)
+    back = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r1", "--yes")
+    assert back.returncode == 0, back.stderr + back.stdout
+    r1, r2 = observe(spec, "r1"), observe(spec, "r2")
+    assert r1.writable and r2.is_replica and r2.channel is not None and r2.channel.source_host == "127.0.1.1"
+    assert zone_count(spec, "r1")[0] == before[0] + 1
+    for host, port in backends(spec, "r1") + backends(spec, "r2"):
+        assert eventually(lambda: soa(host, port, zones[0]) is not None, 90), host
+
+
+def test_rejoin_r1_after_a_failover(healthy_lab: Lab, state_dir: Path) -> None:
+    spec = healthy_lab.spec()
+    zones = make_zones(healthy_lab, 2)
+    healthy_lab.kill("r1")
+    assert dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes").returncode == 0
+    healthy_lab.start("r1")
+    result = dnsdr(healthy_lab, state_dir, "rejoin", "--region", "r1", "--yes")
+    assert result.returncode == 0, result.stderr + result.stdout
+    r1 = observe(spec, "r1")
+    assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1" and r1.read_only
+    assert pool_targets(spec, "r2") == {(t, f"127.0.{n}.1") for t in ("pdns4", "bind9") for n in (1, 2)}
+    for host, port in backends(spec, "r1"):
+        assert eventually(lambda: soa(host, port, zones[0]) is not None, 90), host
