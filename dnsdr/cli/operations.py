@@ -84,7 +84,7 @@ def _progress(output: str) -> Callable[[str, Step, StepRecord], None]:
 
 def _report(journal: Journal, risks: list[str], output: str) -> None:
     steps = [{"name": s.name, "status": s.status.value, "seconds": s.seconds, "attempts": s.attempts,
-              "detail": s.detail} for s in journal.steps]
+              "started_at": s.started_at, "finished_at": s.finished_at, "detail": s.detail} for s in journal.steps]
     total = round((journal.finished_at or journal.started_at) - journal.started_at, 3)
     if output == "json":
         echo_json({"operation": journal.operation, "from": journal.from_region, "to": journal.to_region,
