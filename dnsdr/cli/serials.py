@@ -9,6 +9,7 @@ import click
 from dnsdr.adapters.designate_db import DesignateDBError, read_zones
 from dnsdr.adapters.dns_prober import ProbeOptions, sweep
 from dnsdr.cli.common import EXIT_INVALID, EXIT_OK, config_option, echo_json, fail, load_spec, output_option
+from dnsdr.cli.status import observe_all, observed_primary
 from dnsdr.domain.serials import CLASSES, PairResult, SweepReport, targets_from_spec
 
 EXIT_DRIFT = 3
@@ -46,7 +47,7 @@ def _table(report: SweepReport, worst: int) -> None:
 @click.option("--region", "regions", metavar="REGION", multiple=True,
               help="Sweep only this region's nameservers; repeat for several (default: every region).")
 @click.option("--db-region", metavar="REGION",
-              help="Region whose Designate database holds the expected serials (default: spec.primaryRegion).")
+              help="Region whose Designate database holds the expected serials (default: the writable primary).")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Seconds the last attempt waits for an answer (earlier ones are resent sooner, from the "
                    "measured round trip).")
@@ -81,7 +82,7 @@ def serials(config: str, regions: tuple[str, ...], db_region: str | None, timeou
     for r in (*regions, *((db_region,) if db_region else ())):
         if r not in spec.region_names:
             fail(f"unknown region {r!r}; the spec has {', '.join(spec.region_names)}")
-    source = spec.region(db_region or spec.primary_region)
+    source = spec.region(db_region or observed_primary(spec, observe_all(spec)))
     if source.database is None:
         fail(f"region {source.name} has no database in the spec; choose one with --db-region")
     targets = targets_from_spec(spec, regions or None)
