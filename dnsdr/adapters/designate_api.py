@@ -65,6 +65,19 @@ class RecordSet:
         )
 
 
+@dataclass(frozen=True)
+class ZoneImport:
+    id: str
+    status: str
+    zone_id: str | None
+    message: str
+
+    @staticmethod
+    def from_json(d: Mapping[str, Any]) -> ZoneImport:
+        return ZoneImport(id=str(d["id"]), status=str(d.get("status", "")),
+                          zone_id=d.get("zone_id"), message=str(d.get("message") or ""))
+
+
 class DesignateApi:
     def __init__(
         self, endpoint: str, *, project_id: str = "dnsdr", roles: tuple[str, ...] = ("admin",),
@@ -106,16 +119,22 @@ class DesignateApi:
             headers["X-Auth-All-Projects"] = "true"
         return headers
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
-        """One call; returns the decoded JSON (None for an empty body). Retries once on a dropped connection."""
+    def request(self, method: str, path: str, body: Any = None, *, text: str | None = None,
+                content_type: str = "application/json") -> Any:
+        """One call; returns the decoded JSON (None for an empty body). Retries once on a dropped connection.
+
+        ``body`` is sent as JSON; ``text`` as is, with ``content_type`` (e.g. a zone file as text/dns).
+        """
         url = path if path.startswith("/") else f"/{path}"
         if not url.startswith(self._prefix + "/"):
             url = self._prefix + url
-        payload = json.dumps(body).encode() if body is not None else None
+        payload = text.encode() if text is not None else json.dumps(body).encode() if body is not None else None
+        headers = self._headers()
+        headers["Content-Type"] = content_type
         for attempt in (1, 2):
             conn = self._connection()
             try:
-                conn.request(method, url, body=payload, headers=self._headers())
+                conn.request(method, url, body=payload, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
                 break
@@ -197,6 +216,15 @@ class DesignateApi:
 
     def list_recordsets(self, zone_id: str, **filters: str) -> list[RecordSet]:
         return [RecordSet.from_json(r) for r in self._pages(f"/v2/zones/{zone_id}/recordsets", "recordsets", filters)]
+
+    def import_zone(self, zonefile: str) -> ZoneImport:
+        """Create a zone with all its recordsets from a zone file in one call (an asynchronous task)."""
+        return ZoneImport.from_json(
+            self.request("POST", "/v2/zones/tasks/imports", text=zonefile, content_type="text/dns")
+        )
+
+    def get_zone_import(self, import_id: str) -> ZoneImport:
+        return ZoneImport.from_json(self.request("GET", f"/v2/zones/tasks/imports/{import_id}"))
 
     def get_quotas(self, project_id: str | None = None) -> dict[str, int]:
         doc = self.request("GET", f"/v2/quotas/{project_id or self.project_id}")

@@ -151,12 +151,14 @@ def heal(the_lab: Lab) -> None:
 @click.argument("count", type=click.IntRange(min=0))
 @click.option("--prefix", default=None, help="Zone name prefix (default: random).")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for ACTIVE and served.")
+@click.option("--via", type=click.Choice(["import", "records"]), default="import", show_default=True,
+              help="One zone-file import per zone, or a zone then one API call per recordset.")
 @pass_lab
 @handled
-def zones(the_lab: Lab, count: int, prefix: str | None, timeout: float | None) -> None:
+def zones(the_lab: Lab, count: int, prefix: str | None, timeout: float | None, via: str) -> None:
     """Create COUNT zones (3 recordsets each) and wait until ACTIVE and served by all four targets."""
     t0 = time.monotonic()
-    names = the_lab.create_zones(count, prefix=prefix, regions=REGIONS, timeout=timeout)
+    names = the_lab.create_zones(count, prefix=prefix, regions=REGIONS, timeout=timeout, via=via)
     click.echo(f"{len(names)} zones ACTIVE and served by every target in {time.monotonic() - t0:.1f} s")
 
 

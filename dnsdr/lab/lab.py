@@ -353,11 +353,13 @@ class Lab:
         return [component_status(self, r, k) for r in REGIONS for k in KINDS]
 
     def create_zones(self, n: int, prefix: str | None = None, regions: tuple[str, ...] = ("r1",),
-                     timeout: float | None = None) -> list[str]:
-        """Create ``n`` zones (a few recordsets each) through the API; wait until ACTIVE and served everywhere."""
+                     timeout: float | None = None, via: str = "import") -> list[str]:
+        """Create ``n`` zones (three recordsets each) through the API of ``regions`` (round robin), by
+        zone-file import or (``via="records"``) one call per recordset; wait until every zone is
+        ACTIVE and served with its DB serial by all four targets. Returns the zone names."""
         from dnsdr.lab.zones import create_and_wait
 
-        return create_and_wait(self, n, prefix, regions, timeout)
+        return create_and_wait(self, n, prefix, regions, timeout, via)
 
     def restore_healthy(self) -> None:
         from dnsdr.lab.restore import restore_healthy

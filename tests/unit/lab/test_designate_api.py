@@ -37,6 +37,12 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def do_POST(self) -> None:
+        if self.path == "/v2/zones/tasks/imports":
+            length = int(self.headers.get("Content-Length") or 0)
+            text = self.rfile.read(length).decode()
+            self.seen.append((self.command, self.path, dict(self.headers), text))
+            self._send(202, {"id": "i1", "status": "PENDING", "zone_id": None, "message": None})
+            return
         body = self._record()
         if body["name"] == "taken.example.":
             self._send(409, {"code": 409, "type": "duplicate_zone", "message": "Duplicate Zone"})
@@ -52,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"zones": [ZONE], "links": {"next": f"http://{self.headers['Host']}/v2/zones?limit=1&marker=z1"}})
         elif self.path.startswith("/v2/zones?"):
             self._send(200, {"zones": [dict(ZONE, id="z2", name="b.example.", status="ACTIVE")], "links": {}})
+        elif self.path == "/v2/zones/tasks/imports/i1":
+            self._send(200, {"id": "i1", "status": "COMPLETE", "zone_id": "z9", "message": "imported"})
         elif self.path == "/v2/quotas/proj":
             self._send(200, {"zones": 10, "zone_records": 500})
         else:
@@ -117,3 +125,16 @@ def test_unreachable_endpoint_is_a_clean_error() -> None:
 def test_bad_endpoint() -> None:
     with pytest.raises(DesignateApiError):
         DesignateApi("ftp://x")
+
+
+def test_zone_import_posts_the_zone_file_as_text_dns(api: DesignateApi) -> None:
+    from dnsdr.lab.zones import zone_file
+
+    task = api.import_zone(zone_file("imp.example."))
+    assert (task.id, task.status) == ("i1", "PENDING")
+    method, path, headers, text = Handler.seen[0]
+    assert (method, path, headers["Content-Type"]) == ("POST", "/v2/zones/tasks/imports", "text/dns")
+    assert text.startswith("$ORIGIN imp.example.\n")
+    assert "www IN A 192.0.2.10" in text
+    done = api.get_zone_import("i1")
+    assert (done.status, done.zone_id) == ("COMPLETE", "z9")

@@ -101,3 +101,15 @@ def test_designate_config_points_at_the_given_database() -> None:
 def test_wsgi_shim_selects_threading_before_designate() -> None:
     shim = render.WSGI_SHIM
     assert shim.index("init_backend") < shim.index("from designate")
+
+
+def test_zone_file_parses_with_three_recordsets_besides_soa_and_ns() -> None:
+    import dns.zone
+
+    from dnsdr.lab.zones import zone_file, zone_names
+
+    zone = dns.zone.from_text(zone_file("a.lab.example."), relativize=False)
+    types = sorted((str(name), dns.rdatatype.to_text(rds.rdtype)) for name, rds in zone.iterate_rdatasets())
+    assert ("www.a.lab.example.", "A") in types and ("a.lab.example.", "TXT") in types
+    assert len(types) == 5
+    assert zone_names(2, "p") == ["p-00000.lab.example.", "p-00001.lab.example."]
