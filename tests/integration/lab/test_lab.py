@@ -181,6 +181,27 @@ def test_restore_healthy_after_kill_brings_both_regions_back(healthy_lab: Lab) -
     assert dbsetup.healthy_pair(healthy_lab.paths, "r1", "r2")
 
 
+def test_restore_healthy_rebuilds_after_a_promotion(healthy_lab: Lab) -> None:
+    """What a failover test leaves: r2 promoted and writable, r1 fenced, r2's Designate on r2's DB."""
+    dbsetup.query(healthy_lab.paths, "r2", "STOP SLAVE")
+    dbsetup.query(healthy_lab.paths, "r2", "RESET SLAVE ALL")
+    dbsetup.query(healthy_lab.paths, "r2", "SET GLOBAL read_only = 0")
+    dbsetup.query(healthy_lab.paths, "r1", "SET GLOBAL read_only = 1")
+    healthy_lab.repoint("r2", "127.0.2.1", 3306)
+    healthy_lab.restore_healthy()
+    assert dbsetup.healthy_pair(healthy_lab.paths, "r1", "r2")
+    assert all(healthy_lab.db_target(r) == ("127.0.1.1", 3306) for r in REGIONS)
+    assert all(r["state"] == "running" for r in healthy_lab.status())
+    assert healthy_lab.api("r2").ping()
+
+
+def test_restore_healthy_unfences_r1(healthy_lab: Lab) -> None:
+    dbsetup.query(healthy_lab.paths, "r1", "SET GLOBAL read_only = 1")
+    dbsetup.query(healthy_lab.paths, "r2", "STOP SLAVE")
+    healthy_lab.restore_healthy()
+    assert dbsetup.healthy_pair(healthy_lab.paths, "r1", "r2")
+
+
 def test_down_leaves_no_process_and_no_listener(lab: Lab) -> None:
     lab.up()
     pids = [p for r in REGIONS for p in lab.cgroups.pids(r)]
