@@ -204,7 +204,7 @@ def designate_service(paths: Paths, region: str, service: str, consumers: Callab
     if service == "api":
         argv = [
             str(bin_dir() / "gunicorn"), "--bind", f"{a.core}:{API_PORT}", "--worker-class", "gthread",
-            "--workers", "1", "--threads", "32", "--graceful-timeout", "3", "--timeout", "120",
+            "--workers", "1", "--threads", "32", "--graceful-timeout", "1", "--timeout", "120",
             "--no-control-socket", "--chdir", str(d), "--pythonpath", str(d),
             "--error-logfile", str(log), "lab_api_wsgi:application",
         ]
