@@ -174,11 +174,14 @@ def test_create_zones_waits_until_served_everywhere(healthy_lab: Lab) -> None:
         assert soa_serial(name, Addresses("r2").bind, 53) == serial
 
 
-def test_restore_healthy_after_kill_brings_both_regions_back(healthy_lab: Lab) -> None:
+def test_start_brings_a_killed_region_back_with_its_data(healthy_lab: Lab) -> None:
+    name = healthy_lab.create_zones(1, prefix=f"keep{int(time.time())}")[0]
     healthy_lab.kill("r2")
-    healthy_lab.restore_healthy()
+    healthy_lab.start("r2")
     assert all(r["state"] == "running" for r in healthy_lab.status())
-    assert dbsetup.healthy_pair(healthy_lab.paths, "r1", "r2")
+    assert eventually(lambda: dbsetup.healthy_pair(healthy_lab.paths, "r1", "r2"), timeout=60)
+    assert dbsetup.role(healthy_lab.paths, "r2").read_only
+    assert eventually(lambda: soa_serial(name, Addresses("r2").pdns, 53) == db_serial(healthy_lab, name))
 
 
 def test_restore_healthy_rebuilds_after_a_promotion(healthy_lab: Lab) -> None:
