@@ -207,9 +207,7 @@ class Lab:
         if not state.get("initialised"):
             self._initialise(secrets)
         else:
-            for r in regions:
-                if dbsetup.role(self.paths, r).source_host:
-                    dbsetup.query(self.paths, r, "SET GLOBAL read_only = 1")
+            self._open_primary()
         self._parallel(partial(self._start_designate, r, "central") for r in regions)
         state = self._state()
         if not state.get("pools_applied"):
@@ -217,9 +215,22 @@ class Lab:
         rest = [s for s in DESIGNATE_SERVICES if s != "central"]
         self._parallel(partial(self._start_designate, r, s) for r in regions for s in rest)
 
+    def _open_primary(self) -> None:
+        """Servers start read-only; open a region only when the other one replicates from it.
+
+        After a failover without rejoin neither replicates from the other, so a restarted old
+        primary stays fenced until `dnsdr rejoin` (two writable primaries are never created here).
+        """
+        roles = {r: dbsetup.role(self.paths, r) for r in REGIONS}
+        for r in REGIONS:
+            replicas = [o for o in REGIONS if o != r and roles[o].source_host == Addresses(r).core]
+            if roles[r].reachable and roles[r].source_host is None and replicas and roles[r].read_only:
+                dbsetup.query(self.paths, r, "SET GLOBAL read_only = 0")
+
     def _initialise(self, secrets: Secrets) -> None:
         """First start: accounts on r1, r2 replicating from r1, Designate's schema (replicated)."""
         t0 = time.monotonic()
+        dbsetup.query(self.paths, PRIMARY, "SET GLOBAL read_only = 0")
         dbsetup.create_accounts(self.paths, PRIMARY, secrets)
         dbsetup.start_replica(self.paths, REPLICA, PRIMARY, secrets)
         manage = [str(bin_dir() / "designate-manage"), "--config-file", str(self.paths.designate_conf(PRIMARY))]

@@ -50,7 +50,10 @@ class Secrets:
 def mariadb_cnf(paths: Paths, region: str) -> str:
     a = Addresses(region)
     d = paths.component(region, "mariadb")
+    # read_only = 1: every server starts fenced, so a crashed primary never comes back writable
+    # behind a failover (orchestrator's advice); the lab opens the one true primary, dnsdr rejoin the rest.
     return f"""[mariadbd]
+read_only = 1
 server-id = {region_index(region)}
 datadir = {d / 'data'}
 socket = {paths.mysql_socket(region)}

@@ -48,7 +48,7 @@ def test_mariadb_config_per_region() -> None:
     for line in ("gtid-strict-mode = 1", "log-slave-updates = 1", "rpl_semi_sync_master_enabled = 1",
                  "rpl_semi_sync_slave_enabled = 1", "log-bin = "):
         assert line in cnf
-    assert "read_only" not in cnf  # the role is set at run time, a restart must not decide it
+    assert "read_only = 1" in cnf  # every server starts fenced: a crashed primary never returns writable
 
 
 def test_rabbitmq_environment_is_private_to_the_region() -> None:
