@@ -298,3 +298,49 @@ def _failed(backend: Backend, shown: tuple[str, ...], zones: Sequence[str], erro
         dry_run=dry_run,
         error=error,
     )
+
+
+def create_missing(
+    backend: Backend, credential: str, zones: Sequence[tuple[str, str]], masters: Sequence[Endpoint],
+    workers: int = 8, timeout: float = 30.0,
+) -> tuple[tuple[str, ...], tuple[ZoneOutcome, ...]]:
+    """Create secondary zones the backend lacks, as Designate would, and queue their first transfer.
+
+    ``zones`` are (name, Designate zone id) pairs. Designate's pdns4 driver has no ``update_zone``, so
+    zones created while a region was away never reach its PowerDNS on their own (rejoin needs this).
+    Returns (created, failed).
+    """
+    if not zones or not masters:
+        return (), ()
+    created: list[str] = []
+    failed: list[ZoneOutcome] = []
+    names = [name for name, _ in zones]
+    ids = dict(zones)
+    try:
+        if isinstance(backend, Bind9Backend):
+            with RndcClient(backend.rndc, RndcKey.parse(credential), timeout=timeout, connections=workers) as rc:
+                rc.login()
+                clause = bind_masters_clause(masters)
+
+                def add(name: str) -> str:
+                    zone = canonical(name)
+                    return rc.addzone(name, f'{{ type slave; {clause}; file "slave.{zone}{ids[name]}"; }};')
+
+                results: Sequence[object] = rc.map(add, names)
+        else:
+            with PdnsClient(backend.api, credential, backend.api_scheme, timeout=timeout, workers=workers) as pc:
+
+                def create(name: str) -> None:
+                    pc.create_secondary(name, pdns_masters(masters))
+                    pc.axfr_retrieve(name)
+
+                results = pc.map(create, names)
+    except (PdnsError, RndcError) as exc:
+        return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, str(exc)) for n in names)
+    for name, res in zip(names, results, strict=True):
+        # Designate's worker may have created it in the meantime: that is the same outcome.
+        if isinstance(res, PdnsError | RndcError) and "exist" not in str(res).lower():
+            failed.append(ZoneOutcome(name, ZoneStatus.FAILED, str(res)))
+        else:
+            created.append(name)
+    return tuple(created), tuple(failed)

@@ -104,30 +104,38 @@ def _backend_steps(spec: DesignateDR, state: WorldState, regions: list[RegionSpe
                 region=region.name,
                 target=f"{backend.type.value} {backend.name} {backend.dns}",
                 changes="set masters of every secondary zone to " + ", ".join(str(m) for m in masters)
-                + "; retransfer zones that are behind or ahead",
+                + "; create zones the backend lacks; retransfer what changed",
                 params=(("backend", backend.name),),
             ))
     return steps
 
 
-def _designate_tail(spec: DesignateDR, state: WorldState, surviving: list[RegionSpec]) -> list[Step]:
-    """Pools, worker restarts, masters and verification: shared by all three operations."""
+def _designate_tail(
+    spec: DesignateDR, state: WorldState, surviving: list[RegionSpec], pools_first: bool
+) -> list[Step]:
+    """Masters, serial proof, pools, worker restarts and the canary write: shared by all operations.
+
+    After a failover the surviving targets already hold every zone, so the data plane is proven
+    before the pool update (which re-pushes every zone and takes longest). A rejoining region's
+    targets miss the zones created while it was away: the pool comes first there.
+    """
     live_targets = [b.name for r in surviving for b in r.backends]
-    steps = [Step(
+    pools = [Step(
         name="apply-pools", kind=StepKind.APPLY_POOLS, region=state.primary,
         target=f"designate-manage in {state.primary}",
         changes=f"pool update to {state.describe()}: targets {', '.join(live_targets)}",
     )]
-    steps += [Step(
+    pools += [Step(
         name=f"restart-worker-{r.name}", kind=StepKind.RESTART_WORKER, region=r.name,
         target=f"designate-worker in {r.name}", changes="restart so it reloads the pool",
     ) for r in surviving if r.designate is not None]
-    steps += _backend_steps(spec, state, surviving)
-    steps.append(Step(
+    data_plane = _backend_steps(spec, state, surviving)
+    data_plane.append(Step(
         name="verify-serials", kind=StepKind.VERIFY_SERIALS, region=state.primary,
         target="targets " + ", ".join(live_targets),
         changes="nothing (retransfers zones still behind or ahead)",
     ))
+    steps = pools + data_plane if pools_first else data_plane + pools
     steps.append(Step(
         name="verify-write", kind=StepKind.VERIFY_WRITE, region=state.primary,
         target=f"designate-api in {state.primary}",
@@ -165,7 +173,7 @@ def failover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
         f"repoint-designate-{r.name}", StepKind.REPOINT_DESIGNATE, r.name, f"Designate services in {r.name}",
         f"database connection -> {new_region.database.endpoint if new_region.database else ''}; restart",
     ) for r in surviving if r.designate is not None]
-    steps += _designate_tail(spec, state, surviving)
+    steps += _designate_tail(spec, state, surviving, pools_first=False)
     return Plan(Operation.FAILOVER, spec.name, old, new, state, tuple(steps))
 
 
@@ -192,7 +200,7 @@ def switchover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
         f"repoint-designate-{r.name}", StepKind.REPOINT_DESIGNATE, r.name, f"Designate services in {r.name}",
         f"database connection -> {new_region.database.endpoint if new_region.database else ''}; restart",
     ) for r in surviving if r.designate is not None]
-    steps += _designate_tail(spec, state, surviving)
+    steps += _designate_tail(spec, state, surviving, pools_first=False)
     return Plan(Operation.SWITCHOVER, spec.name, old, new, state, tuple(steps))
 
 
@@ -215,5 +223,5 @@ def rejoin_plan(spec: DesignateDR, returning: str, primary: str) -> Plan:
              f"Designate services in {returning}",
              f"database connection -> {prim.database.endpoint if prim.database else ''}; start"),
     ]
-    steps += _designate_tail(spec, state, surviving)
+    steps += _designate_tail(spec, state, surviving, pools_first=True)
     return Plan(Operation.REJOIN, spec.name, returning, primary, state, tuple(steps))

@@ -14,6 +14,13 @@ from dnsdr.engine.executor import Skip, StepFailed, StepHandler
 from dnsdr.engine.runtime import Runtime
 
 
+def zone_names(rt: Runtime) -> list[str]:
+    from dnsdr.adapters.designate_db import read_zones
+
+    db = rt.database(rt.plan.final_state.primary)
+    return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id)]
+
+
 class _Acted:
     """Effects dnsdr cannot observe from outside: done once per process, redone after a crash."""
 
@@ -62,9 +69,11 @@ class ApplyPools(_Acted):
         if problems:
             raise StepFailed("rendered pools are invalid: " + "; ".join(problems))
         secrets = [rt.secret(b.api_key) for r in rt.spec.regions for b in r.backends if isinstance(b, Pdns4Backend)]
+        # `pool update` re-pushes every zone of the pool through central, one RPC per zone.
+        timeout = 300.0 + 0.5 * len(zone_names(rt))
         try:
             pool_update(region.designate.manage_command, text, secrets, dry_run=True)
-            pool_update(region.designate.manage_command, text, secrets, dry_run=False)
+            pool_update(region.designate.manage_command, text, secrets, dry_run=False, timeout=timeout)
         except DesignateManageError as exc:
             raise StepFailed(str(exc)) from None
         rt.acted.add(step.name)

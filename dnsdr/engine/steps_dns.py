@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dnsdr.adapters.backend_masters import MastersReport, ZoneStatus, rewrite_masters
+from dnsdr.adapters.backend_masters import MastersReport, ZoneStatus, create_missing, rewrite_masters
 from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
 from dnsdr.adapters.dns_prober import sweep
 from dnsdr.domain.plan import Step, StepKind
 from dnsdr.domain.pools import masters_for
-from dnsdr.domain.serials import ExpectedZone, PairClass, targets_from_spec
+from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
 from dnsdr.domain.spec import Backend, Pdns4Backend
 from dnsdr.engine.executor import StepFailed, StepHandler
 from dnsdr.engine.runtime import Runtime
@@ -60,21 +60,30 @@ class RewriteMasters:
         report = _rewrite(self.rt, step.param("backend"), [z.name for z in _zones(self.rt)], dry_run=True)
         if report.error:
             return report.error
-        todo = report.counts[ZoneStatus.CHANGED.value] + report.counts[ZoneStatus.FAILED.value]
-        return None if todo == 0 else f"{todo} zones still point at other masters"
+        c = report.counts
+        todo = c[ZoneStatus.CHANGED.value] + c[ZoneStatus.FAILED.value] + c[ZoneStatus.MISSING.value]
+        return None if todo == 0 else f"{todo} zones missing or pointing at other masters"
 
     def act(self, step: Step) -> str:
-        zones = [z.name for z in _zones(self.rt)]
-        report = _rewrite(self.rt, step.param("backend"), zones, dry_run=False)
+        rt = self.rt
+        zones = _zones(rt)
+        report = _rewrite(rt, step.param("backend"), [z.name for z in zones], dry_run=False)
         if report.error:
             raise StepFailed(f"{report.backend}: {report.error}")
         c = report.counts
-        failed = report.zones(ZoneStatus.FAILED)
+        failed = list(report.zones(ZoneStatus.FAILED))
+        missing = set(report.zones(ZoneStatus.MISSING))
+        created: tuple[str, ...] = ()
+        if missing:
+            region_name, backend = _backend(rt, step.param("backend"))
+            masters = masters_for(rt.spec, rt.plan.final_state, rt.region(region_name))
+            created, not_created = create_missing(
+                backend, _credential(rt, backend), [(z.name, z.id) for z in zones if z.name in missing], masters)
+            failed += [o.zone for o in not_created]
         if failed:
             raise StepFailed(f"{report.backend}: {len(failed)} zones failed, e.g. {', '.join(failed[:3])}")
-        return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {c['missing']} not yet "
-                f"on the backend; {len(report.retrieved)} retransfers queued "
-                f"({report.rewrite_seconds:.2f} s rewrite)")
+        return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {len(created)} created; "
+                f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite)")
 
 
 class VerifySerials:
@@ -99,32 +108,41 @@ class VerifySerials:
             rounds += 1
             report = sweep(zones, targets)
             laggards = report.laggards(minimum)
-            ahead = [p for p in report.pairs if p.cls is PairClass.AHEAD]
+            ahead = any(p.cls is PairClass.AHEAD for p in report.pairs)
             if not laggards:
                 if ahead:
-                    rt.risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old "
-                            f"primary?), e.g. {ahead[0].zone} on {ahead[0].target}")
+                    self._report_ahead(targets)
                 rt.acted.add(step.name)
                 return (f"{len(zones)} zones on {len(targets)} targets at the database's serial or later "
                         f"(round {rounds}, last sweep {report.seconds:.2f} s)")
             if time.monotonic() > deadline:
                 raise StepFailed(f"{len(laggards)} zone copies did not converge within {rt.verify_timeout:g} s: "
                                  + "; ".join(laggards[:5]))
-            self._nudge(report.pairs, nudged)
+            self._nudge(report.pairs, targets, nudged)
             time.sleep(0.5)
 
-    def _nudge(self, pairs: Sequence[object], nudged: dict[tuple[str, str], float]) -> None:
+    def _report_ahead(self, targets: Sequence[Target]) -> None:
+        """Copies ahead of the database *now* (not of the serials read at the start): lost writes or skew."""
+        report = sweep(_zones(self.rt), targets)
+        ahead = [p for p in report.pairs if p.cls is PairClass.AHEAD]
+        if ahead:
+            self.rt.risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old primary, "
+                         f"or clock skew), e.g. {ahead[0].zone} on {ahead[0].target}")
+
+    def _nudge(self, pairs: Sequence[PairResult], targets: Sequence[Target],
+               nudged: dict[tuple[str, str], float]) -> None:
         """Force a transfer of zones that are behind or ahead, at most every NUDGE_EVERY seconds."""
         now = time.monotonic()
+        backend_of = {t.name: b.name for t in targets for r in self.rt.spec.regions if r.name == t.region
+                      for b in r.backends if (b.dns.host, b.dns.port) == (t.host, t.port)}
         by_backend: dict[str, list[str]] = {}
         for p in pairs:
-            cls, zone, target = p.cls, p.zone, p.target  # type: ignore[attr-defined]
-            if cls not in (PairClass.BEHIND, PairClass.AHEAD):
+            if p.cls not in (PairClass.BEHIND, PairClass.AHEAD) or p.target not in backend_of:
                 continue
-            if now - nudged.get((zone, target), -NUDGE_EVERY) < NUDGE_EVERY:
+            if now - nudged.get((p.zone, p.target), -NUDGE_EVERY) < NUDGE_EVERY:
                 continue
-            nudged[(zone, target)] = now
-            by_backend.setdefault(target.split("/", 1)[1], []).append(zone)
+            nudged[(p.zone, p.target)] = now
+            by_backend.setdefault(backend_of[p.target], []).append(p.zone)
         for backend, zones in by_backend.items():
             _rewrite(self.rt, backend, zones, dry_run=False, retrieve=zones)
 
