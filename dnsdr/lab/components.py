@@ -79,11 +79,15 @@ def mariadb(paths: Paths, region: str) -> Component:
     paths.log(region, "mariadb").parent.mkdir(parents=True, exist_ok=True)
     cnf = d / "my.cnf"
     cnf.write_text(render.mariadb_cnf(paths, region), encoding="utf-8")
+    # A private tmpdir: two bootstraps running at once share /tmp temp-table names otherwise.
+    tmp = d / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
     if not (d / "data" / "mysql").is_dir():
         shutil.rmtree(d / "data", ignore_errors=True)
         run_tool(f"{region}/mariadb", [
             "mariadb-install-db", "--no-defaults", f"--datadir={d / 'data'}", "--user=root",
             "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+            f"--tmpdir={tmp}",
         ])
     a = Addresses(region)
     return Component(

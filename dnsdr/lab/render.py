@@ -56,6 +56,7 @@ def mariadb_cnf(paths: Paths, region: str) -> str:
 read_only = 1
 server-id = {region_index(region)}
 datadir = {d / 'data'}
+tmpdir = {d / 'tmp'}
 socket = {paths.mysql_socket(region)}
 pid-file = {d / 'mysqld.pid'}
 bind-address = {a.core}
