@@ -144,6 +144,14 @@ def _designate_tail(
     return steps
 
 
+def _repoint_steps(regions: list[RegionSpec], new_primary: RegionSpec) -> list[Step]:
+    assert new_primary.database is not None
+    return [Step(
+        f"repoint-designate-{r.name}", StepKind.REPOINT_DESIGNATE, r.name, f"Designate services in {r.name}",
+        f"database connection -> {new_primary.database.endpoint}; restart",
+    ) for r in regions if r.designate is not None]
+
+
 def _assess(operation: Operation, old: str, new: str) -> Step:
     return Step(name="assess", kind=StepKind.ASSESS, region=new, target=f"databases of {old} and {new}",
                 changes="nothing (observes replication and applies the safety gates)",
@@ -169,10 +177,7 @@ def failover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
              "stop replication, reset replica configuration, read_only=0, prove a write"),
         Step("bump-epoch", StepKind.BUMP_EPOCH, new, _db(new_region), "epoch + 1 recorded with primary=" + new),
     ]
-    steps += [Step(
-        f"repoint-designate-{r.name}", StepKind.REPOINT_DESIGNATE, r.name, f"Designate services in {r.name}",
-        f"database connection -> {new_region.database.endpoint if new_region.database else ''}; restart",
-    ) for r in surviving if r.designate is not None]
+    steps += _repoint_steps(surviving, new_region)
     steps += _designate_tail(spec, state, surviving, pools_first=False)
     return Plan(Operation.FAILOVER, spec.name, old, new, state, tuple(steps))
 
@@ -196,10 +201,7 @@ def switchover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
         Step(f"replicate-{old}", StepKind.REPLICATE_FROM, old, _db(old_region),
              f"become a GTID replica of {new} (semi-sync, read_only)", params=(("source", new),)),
     ]
-    steps += [Step(
-        f"repoint-designate-{r.name}", StepKind.REPOINT_DESIGNATE, r.name, f"Designate services in {r.name}",
-        f"database connection -> {new_region.database.endpoint if new_region.database else ''}; restart",
-    ) for r in surviving if r.designate is not None]
+    steps += _repoint_steps(surviving, new_region)
     steps += _designate_tail(spec, state, surviving, pools_first=False)
     return Plan(Operation.SWITCHOVER, spec.name, old, new, state, tuple(steps))
 

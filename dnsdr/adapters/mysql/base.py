@@ -303,5 +303,24 @@ class DatabaseAdapter(ABC):
                              source=src, start_position=start)
 
 
+def as_bool(value: Any) -> bool:
+    """A status variable or column as a boolean (1/ON/YES/TRUE), as both dialects print them."""
+    return str(value).upper() in ("1", "ON", "YES", "TRUE")
+
+
+def as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def as_float(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def first_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rows[0] if rows else None

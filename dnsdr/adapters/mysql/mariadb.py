@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnsdr.adapters.mysql.base import DatabaseAdapter
+from dnsdr.adapters.mysql.base import DatabaseAdapter, as_bool, as_float, as_int
 from dnsdr.adapters.mysql.connection import QueryTimeoutError, Session
 from dnsdr.domain import gtid
 from dnsdr.domain.replication import Channel, ReplicationState, SemiSync
@@ -36,24 +36,6 @@ VARIABLES_SQL = (
     "@@rpl_semi_sync_slave_enabled AS ss_slave"
 )
 LOCK_WAIT_SECONDS = 10
-
-
-def _on(value: Any) -> bool:
-    return str(value).upper() in ("1", "ON", "YES", "TRUE")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class MariaDBAdapter(DatabaseAdapter):
@@ -93,21 +75,21 @@ class MariaDBAdapter(DatabaseAdapter):
             self._beat = None
         return Channel(
             source_host=str(row.get("Master_Host") or ""),
-            source_port=_int(row.get("Master_Port")),
-            source_server_id=_int(row.get("Master_Server_Id")) or None,
+            source_port=as_int(row.get("Master_Port")),
+            source_server_id=as_int(row.get("Master_Server_Id")) or None,
             io_running=io,
             sql_running=str(row.get("Slave_SQL_Running") or "No"),
             io_state=str(row.get("Slave_IO_State") or ""),
-            lag_seconds=_float(row.get("Seconds_Behind_Master")),
-            last_io_errno=_int(row.get("Last_IO_Errno")),
+            lag_seconds=as_float(row.get("Seconds_Behind_Master")),
+            last_io_errno=as_int(row.get("Last_IO_Errno")),
             last_io_error=str(row.get("Last_IO_Error") or ""),
-            last_sql_errno=_int(row.get("Last_SQL_Errno")),
+            last_sql_errno=as_int(row.get("Last_SQL_Errno")),
             last_sql_error=str(row.get("Last_SQL_Error") or ""),
             received=received,
             executed=executed,
             unapplied=gtid.mariadb_distance(gtid.parse_mariadb_gtids(received), gtid.parse_mariadb_gtids(executed)),
-            heartbeat_period=_float(row.get("Slave_heartbeat_period")),
-            heartbeats_received=_int(row.get("Slave_received_heartbeats")),
+            heartbeat_period=as_float(row.get("Slave_heartbeat_period")),
+            heartbeats_received=as_int(row.get("Slave_received_heartbeats")),
             heartbeat_age_seconds=age,
             using_gtid=str(row.get("Using_Gtid") or ""),
         )
@@ -119,17 +101,17 @@ class MariaDBAdapter(DatabaseAdapter):
         rows = s.rows("SHOW ALL SLAVES STATUS")
         row = next((r for r in rows if not r.get("Connection_name")), rows[0] if rows else None)
         semi = SemiSync(
-            source_enabled=_on(v.get("ss_master")),
-            source_active=_on(status.get("rpl_semi_sync_master_status")),
-            source_clients=_int(status.get("rpl_semi_sync_master_clients")),
-            replica_enabled=_on(v.get("ss_slave")),
-            replica_active=_on(status.get("rpl_semi_sync_slave_status")),
+            source_enabled=as_bool(v.get("ss_master")),
+            source_active=as_bool(status.get("rpl_semi_sync_master_status")),
+            source_clients=as_int(status.get("rpl_semi_sync_master_clients")),
+            replica_enabled=as_bool(v.get("ss_slave")),
+            replica_active=as_bool(status.get("rpl_semi_sync_slave_status")),
         )
         return ReplicationState(
             endpoint=self.endpoint, flavour=self.flavour, reachable=True,
-            version=str(v.get("version") or ""), server_id=_int(v.get("server_id")),
-            read_only=_on(v.get("read_only")), super_read_only=None,
-            gtid_strict_mode=_on(v.get("gtid_strict_mode")),
+            version=str(v.get("version") or ""), server_id=as_int(v.get("server_id")),
+            read_only=as_bool(v.get("read_only")), super_read_only=None,
+            gtid_strict_mode=as_bool(v.get("gtid_strict_mode")),
             gtid_binlog_pos=str(v.get("gtid_binlog_pos") or ""),
             gtid_binlog_state=str(v.get("gtid_binlog_state") or ""),
             gtid_current_pos=str(v.get("gtid_current_pos") or ""),
@@ -152,7 +134,7 @@ class MariaDBAdapter(DatabaseAdapter):
             s.run("SET GLOBAL read_only = 1")
 
     def wait_applied(self, s: Session, target: str, timeout: float) -> bool:
-        return _int(s.scalar("SELECT MASTER_GTID_WAIT(%s, %s) AS r", (target, float(timeout)))) == 0
+        return as_int(s.scalar("SELECT MASTER_GTID_WAIT(%s, %s) AS r", (target, float(timeout)))) == 0
 
     def missing(self, state: ReplicationState, target: str) -> str:
         have = gtid.parse_mariadb_gtids(state.gtid_current_pos) + gtid.parse_mariadb_gtids(state.gtid_slave_pos)

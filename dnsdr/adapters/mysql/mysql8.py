@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dnsdr.adapters.mysql.base import DatabaseAdapter
+from dnsdr.adapters.mysql.base import DatabaseAdapter, as_bool, as_float, as_int
 from dnsdr.adapters.mysql.connection import Session
 from dnsdr.domain import gtid
 from dnsdr.domain.replication import Channel, ReplicationState, SemiSync
@@ -38,24 +38,6 @@ HEARTBEAT_SQL = (
     "JOIN performance_schema.replication_connection_configuration c ON c.CHANNEL_NAME = s.CHANNEL_NAME "
     "WHERE s.CHANNEL_NAME = ''"
 )
-
-
-def _on(value: Any) -> bool:
-    return str(value).upper() in ("1", "ON", "YES", "TRUE")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _pick(values: dict[str, Any], *names: str) -> Any:
@@ -95,23 +77,23 @@ class MySQL8Adapter(DatabaseAdapter):
             io = "Connecting"
         return Channel(
             source_host=str(row.get("Source_Host") or ""),
-            source_port=_int(row.get("Source_Port")),
-            source_server_id=_int(row.get("Source_Server_Id")) or None,
+            source_port=as_int(row.get("Source_Port")),
+            source_server_id=as_int(row.get("Source_Server_Id")) or None,
             io_running=io,
             sql_running=str(row.get("Replica_SQL_Running") or "No"),
             io_state=str(row.get("Replica_IO_State") or ""),
-            lag_seconds=_float(row.get("Seconds_Behind_Source")),
-            last_io_errno=_int(row.get("Last_IO_Errno")),
+            lag_seconds=as_float(row.get("Seconds_Behind_Source")),
+            last_io_errno=as_int(row.get("Last_IO_Errno")),
             last_io_error=str(row.get("Last_IO_Error") or ""),
-            last_sql_errno=_int(row.get("Last_SQL_Errno")),
+            last_sql_errno=as_int(row.get("Last_SQL_Errno")),
             last_sql_error=str(row.get("Last_SQL_Error") or ""),
             received=received,
             executed=executed,
             unapplied=gtid.count_gtid_set(left),
-            heartbeat_period=_float(hb.get("heartbeat_interval")),
-            heartbeats_received=_int(hb.get("beats")) if hb else None,
+            heartbeat_period=as_float(hb.get("heartbeat_interval")),
+            heartbeats_received=as_int(hb.get("beats")) if hb else None,
             heartbeat_age_seconds=heartbeat_age(hb) if io == "Yes" else None,
-            using_gtid="auto_position" if _on(row.get("Auto_Position")) else "",
+            using_gtid="auto_position" if as_bool(row.get("Auto_Position")) else "",
         )
 
     def read_state(self, s: Session) -> ReplicationState:
@@ -125,17 +107,17 @@ class MySQL8Adapter(DatabaseAdapter):
         hb = s.row(HEARTBEAT_SQL) if row else {}
         executed = str(v.get("gtid_executed") or "").replace("\n", "")
         semi = SemiSync(
-            source_enabled=_on(_pick(variables, "rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled")),
-            source_active=_on(_pick(status, "rpl_semi_sync_source_status", "rpl_semi_sync_master_status")),
-            source_clients=_int(_pick(status, "rpl_semi_sync_source_clients", "rpl_semi_sync_master_clients")),
-            replica_enabled=_on(_pick(variables, "rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled")),
-            replica_active=_on(_pick(status, "rpl_semi_sync_replica_status", "rpl_semi_sync_slave_status")),
+            source_enabled=as_bool(_pick(variables, "rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled")),
+            source_active=as_bool(_pick(status, "rpl_semi_sync_source_status", "rpl_semi_sync_master_status")),
+            source_clients=as_int(_pick(status, "rpl_semi_sync_source_clients", "rpl_semi_sync_master_clients")),
+            replica_enabled=as_bool(_pick(variables, "rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled")),
+            replica_active=as_bool(_pick(status, "rpl_semi_sync_replica_status", "rpl_semi_sync_slave_status")),
         )
         return ReplicationState(
             endpoint=self.endpoint, flavour=self.flavour, reachable=True,
-            version=str(v.get("version") or ""), server_id=_int(v.get("server_id")),
+            version=str(v.get("version") or ""), server_id=as_int(v.get("server_id")),
             server_uuid=str(v.get("server_uuid") or ""),
-            read_only=_on(v.get("read_only")), super_read_only=_on(v.get("super_read_only")),
+            read_only=as_bool(v.get("read_only")), super_read_only=as_bool(v.get("super_read_only")),
             gtid_mode=str(v.get("gtid_mode") or ""),
             gtid_binlog_pos=executed, gtid_binlog_state=executed, gtid_current_pos=executed,
             gtid_executed=executed,
@@ -156,7 +138,7 @@ class MySQL8Adapter(DatabaseAdapter):
             s.run("SET GLOBAL read_only = 0")
 
     def wait_applied(self, s: Session, target: str, timeout: float) -> bool:
-        return _int(s.scalar("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s) AS r", (target, float(timeout)))) == 0
+        return as_int(s.scalar("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s) AS r", (target, float(timeout)))) == 0
 
     def missing(self, state: ReplicationState, target: str) -> str:
         left = gtid.subtract_gtid_sets(gtid.parse_gtid_set(target), gtid.parse_gtid_set(state.gtid_executed))

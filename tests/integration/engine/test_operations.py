@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,12 @@ from dnsdr.adapters.secrets import resolve
 from dnsdr.domain.replication import ReplicationState
 from dnsdr.domain.spec import DesignateDR
 from dnsdr.lab import Lab
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 DNSDR = str(Path(sys.executable).parent / "dnsdr")
 
-
-def eventually(check: Callable[[], bool], timeout: float = 120.0, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
 
 
 def dnsdr(lab: Lab, state_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

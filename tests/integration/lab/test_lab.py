@@ -9,7 +9,6 @@ import json
 import stat
 import subprocess
 import time
-from collections.abc import Callable
 
 import pymysql
 import pytest
@@ -21,17 +20,10 @@ from dnsdr.lab import Lab, dbsetup
 from dnsdr.lab.layout import KINDS, REGIONS, Addresses
 from dnsdr.lab.proc import port_open, tcp_listeners
 from dnsdr.lab.zones import soa_serial
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-
-def eventually(check: Callable[[], bool], timeout: float = 90.0, interval: float = 0.25) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
 
 
 def db_serial(lab: Lab, zone_name: str) -> int:
