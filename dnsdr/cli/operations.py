@@ -171,6 +171,9 @@ def promote(config: str, state_dir: str, dry_run: bool, yes: bool, output: str, 
     spec = load_spec(config)
     store = JournalStore(Path(state_dir), spec.name)
     old = from_region or _current_primary(spec, store)
+    if old == region and from_region is None and not dry_run:
+        click.echo(f"{region} is already the primary (recorded in {state_dir}); nothing to do")
+        return
     try:
         plan = failover_plan(spec, old, region)
     except PlanError as exc:
