@@ -40,7 +40,6 @@ class FenceDatabase:
         state = self.rt.node(step.region).observe()
         if not state.reachable:
             if self.rt.plan.operation is Operation.FAILOVER:
-                self.rt.risk(f"{step.region}'s database was not fenced: {state.error}")
                 raise Skip(f"unreachable ({state.error}); it must come back read-only")
             raise StepFailed(f"{step.region}'s database is unreachable: {state.error}")
 

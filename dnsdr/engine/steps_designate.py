@@ -59,6 +59,10 @@ class RepointDesignate(_Acted):
 
 
 class ApplyPools(_Acted):
+    def _worker_regions(self) -> list[str]:
+        lost = self.rt.plan.final_state.lost
+        return [r.name for r in self.rt.spec.regions if r.designate is not None and r.name not in lost]
+
     def act(self, step: Step) -> str:
         rt = self.rt
         state = rt.plan.final_state
@@ -73,15 +77,24 @@ class ApplyPools(_Acted):
         timeout = 300.0 + 0.5 * len(zone_names(rt))
         try:
             pool_update(region.designate.manage_command, text, secrets, dry_run=True)
+            # Workers cache the pool and a restart drops the casts in flight (zones then sit PENDING
+            # until Designate's recovery, minutes later): stop them now, so the re-pushes queue in
+            # RabbitMQ, and start them (restart-worker steps) once the new pool is stored.
+            for name in self._worker_regions():
+                rt.controller(name).stop(["worker"])
             pool_update(region.designate.manage_command, text, secrets, dry_run=False, timeout=timeout)
         except DesignateManageError as exc:
             raise StepFailed(str(exc)) from None
+        except ServiceControlError as exc:
+            raise StepFailed(f"could not stop designate-worker before the pool update: {exc}") from None
         rt.acted.add(step.name)
         targets = sum(len(r.backends) for r in rt.spec.regions if r.name not in state.lost)
         return f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets); dry run passed first"
 
 
 class RestartWorker(_Acted):
+    """Start (or restart) the worker after the pool update, so it loads the new pool."""
+
     def act(self, step: Step) -> str:
         try:
             self.rt.controller(step.region).restart(["worker"])
