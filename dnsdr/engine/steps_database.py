@@ -7,14 +7,12 @@ from dnsdr.adapters.mysql.epoch import EpochRecord, read_epoch, write_epoch
 from dnsdr.domain.plan import Operation, Step, StepKind
 from dnsdr.domain.safety import Force, catch_up_gate
 from dnsdr.engine.executor import Refused, Skip, StepFailed, StepHandler
+from dnsdr.engine.handler_base import ActedOnce, Handler
 from dnsdr.engine.runtime import Runtime
 
 
-class Assess:
+class Assess(ActedOnce):
     """Observe both databases and apply the gates; changes nothing, refuses before any change."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
 
     def precondition(self, step: Step) -> None:
         verdict = self.rt.verdict()
@@ -23,19 +21,13 @@ class Assess:
         for risk in verdict.risks:
             self.rt.risk(risk)
 
-    def check(self, step: Step) -> str | None:
-        return None if step.name in self.rt.acted else "not assessed yet"
-
     def act(self, step: Step) -> str:
         self.rt.acted.add(step.name)
         plan = self.rt.plan
         return f"gates passed for {plan.operation.value} {plan.from_region} -> {plan.to_region}"
 
 
-class FenceDatabase:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
+class FenceDatabase(Handler):
     def precondition(self, step: Step) -> None:
         state = self.rt.node(step.region).observe()
         if not state.reachable:
@@ -57,10 +49,7 @@ class FenceDatabase:
         return result.message
 
 
-class CatchUp:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
+class CatchUp(Handler):
     def precondition(self, step: Step) -> None:
         if not self.rt.node(step.region).observe().reachable:
             raise StepFailed(f"{step.region}'s database became unreachable")
@@ -89,10 +78,7 @@ class CatchUp:
         return result.message
 
 
-class Promote:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
+class Promote(Handler):
     def precondition(self, step: Step) -> None:
         old = self.rt.node(self.rt.plan.from_region).observe()
         if old.writable and self.rt.plan.operation is Operation.FAILOVER:
@@ -112,16 +98,10 @@ class Promote:
         return result.message
 
 
-class BumpEpoch:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
+class BumpEpoch(Handler):
     def _run_id(self) -> str:
         assert self.rt.executor is not None and self.rt.executor.journal is not None
         return self.rt.executor.journal.run_id
-
-    def precondition(self, step: Step) -> None:
-        pass
 
     def check(self, step: Step) -> str | None:
         record = read_epoch(self.rt.node(step.region))
@@ -144,10 +124,7 @@ class BumpEpoch:
         return f"epoch {epoch}, primary {step.region}"
 
 
-class ReplicateFrom:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
+class ReplicateFrom(Handler):
     def precondition(self, step: Step) -> None:
         if not self.rt.node(step.param("source")).observe().writable:
             raise StepFailed(f"{step.param('source')} is not a writable primary")

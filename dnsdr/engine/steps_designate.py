@@ -11,6 +11,7 @@ from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
 from dnsdr.domain.spec import Pdns4Backend
 from dnsdr.engine.executor import Skip, StepFailed, StepHandler
+from dnsdr.engine.handler_base import ActedOnce
 from dnsdr.engine.runtime import Runtime
 
 
@@ -21,20 +22,7 @@ def zone_names(rt: Runtime) -> list[str]:
     return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id)]
 
 
-class _Acted:
-    """Effects dnsdr cannot observe from outside: done once per process, redone after a crash."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def precondition(self, step: Step) -> None:
-        pass
-
-    def check(self, step: Step) -> str | None:
-        return None if step.name in self.rt.acted else "not done in this run yet"
-
-
-class StopDesignate(_Acted):
+class StopDesignate(ActedOnce):
     def act(self, step: Step) -> str:
         try:
             self.rt.controller(step.region).stop()
@@ -47,7 +35,7 @@ class StopDesignate(_Acted):
         return f"stopped api, producer, worker, central, mdns in {step.region}"
 
 
-class RepointDesignate(_Acted):
+class RepointDesignate(ActedOnce):
     def act(self, step: Step) -> str:
         target = self.rt.database(self.rt.plan.final_state.primary).endpoint
         try:
@@ -58,7 +46,7 @@ class RepointDesignate(_Acted):
         return f"Designate in {step.region} now uses {target} (restarted)"
 
 
-class ApplyPools(_Acted):
+class ApplyPools(ActedOnce):
     def _worker_regions(self) -> list[str]:
         lost = self.rt.plan.final_state.lost
         return [r.name for r in self.rt.spec.regions if r.designate is not None and r.name not in lost]
@@ -92,7 +80,7 @@ class ApplyPools(_Acted):
         return f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets); dry run passed first"
 
 
-class RestartWorker(_Acted):
+class RestartWorker(ActedOnce):
     """Start (or restart) the worker after the pool update, so it loads the new pool."""
 
     def act(self, step: Step) -> str:

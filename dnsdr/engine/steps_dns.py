@@ -15,6 +15,7 @@ from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
 from dnsdr.domain.spec import Backend, Pdns4Backend
 from dnsdr.engine.executor import StepFailed, StepHandler
+from dnsdr.engine.handler_base import ActedOnce, Handler
 from dnsdr.engine.runtime import Runtime
 
 NUDGE_EVERY = 5.0  # seconds between forced retransfers of the same zone on the same backend
@@ -49,13 +50,7 @@ def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool
                            retrieve_changed=not dry_run, dry_run=dry_run)
 
 
-class RewriteMasters:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def precondition(self, step: Step) -> None:
-        pass
-
+class RewriteMasters(Handler):
     def check(self, step: Step) -> str | None:
         report = _rewrite(self.rt, step.param("backend"), [z.name for z in _zones(self.rt)], dry_run=True)
         if report.error:
@@ -86,16 +81,7 @@ class RewriteMasters:
                 f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite)")
 
 
-class VerifySerials:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def precondition(self, step: Step) -> None:
-        pass
-
-    def check(self, step: Step) -> str | None:
-        return None if step.name in self.rt.acted else "not verified in this run yet"
-
+class VerifySerials(ActedOnce):
     def act(self, step: Step) -> str:
         rt = self.rt
         deadline = time.monotonic() + rt.verify_timeout
@@ -147,17 +133,8 @@ class VerifySerials:
             _rewrite(self.rt, backend, zones, dry_run=False, retrieve=zones)
 
 
-class VerifyWrite:
+class VerifyWrite(ActedOnce):
     """Create a TXT record through the surviving API and wait until every surviving target serves it."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def precondition(self, step: Step) -> None:
-        pass
-
-    def check(self, step: Step) -> str | None:
-        return None if step.name in self.rt.acted else "no write verified in this run yet"
 
     def act(self, step: Step) -> str:
         rt = self.rt

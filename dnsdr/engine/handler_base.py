@@ -1,0 +1,25 @@
+"""Base classes for step handlers: the runtime at hand, and effects only this process can vouch for."""
+
+from __future__ import annotations
+
+from dnsdr.domain.plan import Step
+from dnsdr.engine.runtime import Runtime
+
+
+class Handler:
+    """A step handler with no precondition unless it overrides one."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def precondition(self, step: Step) -> None:
+        """Nothing to check before the step by default."""
+
+
+class ActedOnce(Handler):
+    """Effects dnsdr cannot observe from outside (a restart, a pool update, a verification round):
+    in effect once done in this process; after a crash they are redone, which is safe because every
+    action is idempotent."""
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.rt.acted else "not done in this run yet"
