@@ -340,8 +340,19 @@ class Lab:
             time.sleep(0.05)
 
     def stop(self, region: str) -> None:
-        """SIGSTOP every process of the region (a hang)."""
-        proc.send(self._region_pids(region), signal.SIGSTOP)
+        """SIGSTOP every process of the region (a hang) and return once all of them are stopped.
+
+        A signal is delivered asynchronously and a process may fork while it is sent, so send again
+        to whatever still runs until the whole region is still."""
+        deadline = time.monotonic() + 10
+        while True:
+            running = [p for p in self._region_pids(region) if not proc.is_stopped(p)]
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(region, f"{len(running)} process(es) did not stop within 10 s")
+            proc.send(running, signal.SIGSTOP)
+            time.sleep(0.02)
 
     def cont(self, region: str) -> None:
         proc.send(self._region_pids(region), signal.SIGCONT)

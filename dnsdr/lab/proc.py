@@ -168,6 +168,20 @@ def read_pid(pidfile: Path) -> int | None:
         return None
 
 
+def process_state(pid: int) -> str:
+    """The one-letter state from /proc/<pid>/stat; "X" once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return "X"
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def is_stopped(pid: int) -> bool:
+    """Stopped by a signal or the tracer, or already exiting: nothing of it will run again."""
+    return process_state(pid) in {"T", "t", "Z", "X"}
+
+
 def send(pids: Iterable[int], sig: signal.Signals) -> int:
     count = 0
     for pid in pids:

@@ -22,14 +22,6 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def process_state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return "X"
-    return stat.rsplit(")", 1)[-1].split()[0]
-
-
 def component_status(lab: Lab, region: str, kind: str) -> dict[str, Any]:
     """``state``: running, stopped (SIGSTOP), down (no process), or not-listening (process up, port closed)."""
     host, port = Addresses(region).main_endpoint(kind)
@@ -37,7 +29,7 @@ def component_status(lab: Lab, region: str, kind: str) -> dict[str, Any]:
     main = proc.read_pid(lab.paths.pidfile(region, kind))
     if not pids:
         state = "down"
-    elif all(process_state(p) == "T" for p in pids):
+    elif all(proc.is_stopped(p) for p in pids):
         state = "stopped"
     elif port is not None and not proc.port_open(host, port, timeout=0.3):
         state = "not-listening"
