@@ -305,14 +305,12 @@ class Lab:
         check_region(region)
         services = check_service(service)
         if action in ("stop", "restart"):
-            for s in reversed(services):
-                self._stop(region, f"designate-{s}")
+            self._parallel(partial(self._stop, region, f"designate-{s}") for s in services)
         if action in ("start", "restart"):
             secrets = self.secrets()
             host, port = self.db_target(region)
             components.designate_files(self.paths, region, secrets, host, port)
-            for s in services:
-                self._start(self._designate(region, s))
+            self._parallel(partial(self._start_designate, region, s) for s in services)
 
     def repoint(self, region: str, db_host: str, db_port: int) -> None:
         """Point a region's Designate at another database and restart its services."""
@@ -323,9 +321,8 @@ class Lab:
         running = [s for s in DESIGNATE_SERVICES if self.running(region, f"designate-{s}")]
         self.service("stop", region, "all")
         components.designate_files(self.paths, region, self.secrets(), db_host, db_port)
-        for s in DESIGNATE_SERVICES:
-            if s in running or not running:
-                self._start(self._designate(region, s))
+        self._parallel(partial(self._start_designate, region, s)
+                       for s in DESIGNATE_SERVICES if s in running or not running)
 
     # --- faults --------------------------------------------------------------------------------
 
