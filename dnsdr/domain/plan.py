@@ -113,11 +113,14 @@ def _backend_steps(spec: DesignateDR, state: WorldState, regions: list[RegionSpe
 def _designate_tail(
     spec: DesignateDR, state: WorldState, surviving: list[RegionSpec], pools_first: bool
 ) -> list[Step]:
-    """Masters, serial proof, pools, worker restarts and the canary write: shared by all operations.
+    """Masters, serial proof, the canary write, pools and worker restarts: shared by all operations.
 
-    After a failover the surviving targets already hold every zone, so the data plane is proven
-    before the pool update (which re-pushes every zone and takes longest). A rejoining region's
-    targets miss the zones created while it was away: the pool comes first there.
+    After a failover the surviving targets already hold every zone, so the data plane and the
+    write path are proven before the pool update. That update marks every zone of the pool for a
+    new serial, and designate-producer works through them oldest first, 100 every 5 s: a canary
+    written after it would wait behind all of them (about 50 s for 1,000 zones) although writes
+    are served long before. A rejoining region's targets miss the zones created while it was
+    away: the pool comes first there, and the canary last.
     """
     live_targets = [b.name for r in surviving for b in r.backends]
     pools = [Step(
@@ -135,13 +138,12 @@ def _designate_tail(
         target="targets " + ", ".join(live_targets),
         changes="nothing (retransfers zones still behind or ahead)",
     ))
-    steps = pools + data_plane if pools_first else data_plane + pools
-    steps.append(Step(
+    canary = Step(
         name="verify-write", kind=StepKind.VERIFY_WRITE, region=state.primary,
         target=f"designate-api in {state.primary}",
         changes="creates a TXT recordset in a dnsdr canary zone and waits until every target serves it",
-    ))
-    return steps
+    )
+    return [*pools, *data_plane, canary] if pools_first else [*data_plane, canary, *pools]
 
 
 def _repoint_steps(regions: list[RegionSpec], new_primary: RegionSpec) -> list[Step]:

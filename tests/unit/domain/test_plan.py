@@ -25,8 +25,8 @@ def test_failover_order_follows_the_design(spec: DesignateDR) -> None:
     order = kinds(plan.steps)
     expected = [StepKind.ASSESS, StepKind.FENCE_DATABASE, StepKind.STOP_DESIGNATE, StepKind.CATCH_UP,
                 StepKind.PROMOTE, StepKind.BUMP_EPOCH, StepKind.REPOINT_DESIGNATE, StepKind.REWRITE_MASTERS,
-                StepKind.REWRITE_MASTERS, StepKind.VERIFY_SERIALS, StepKind.APPLY_POOLS, StepKind.RESTART_WORKER,
-                StepKind.VERIFY_WRITE]
+                StepKind.REWRITE_MASTERS, StepKind.VERIFY_SERIALS, StepKind.VERIFY_WRITE, StepKind.APPLY_POOLS,
+                StepKind.RESTART_WORKER]
     assert order == expected
     assert plan.final_state.primary == "r2" and plan.final_state.lost == frozenset({"r1"})
     # Nothing after the fence touches the lost region.
@@ -52,6 +52,7 @@ def test_rejoin_fences_before_replicating(spec: DesignateDR) -> None:
     assert order.index("fence-database") < order.index("replicate-r1") < order.index("repoint-designate-r1")
     # The returning targets lack zones created meanwhile: the pool (and the worker) come before the proof.
     assert order.index("apply-pools") < order.index("rewrite-masters-r1-pdns") < order.index("verify-serials")
+    assert order[-1] == "verify-write"
     assert plan.final_state.lost == frozenset()
 
 
