@@ -51,13 +51,22 @@ def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool
 
 
 class RewriteMasters(Handler):
+    """The rewrite reads every zone's masters and changes only those that differ, so it is its own check.
+
+    A separate dry run before and after would read every zone twice more; on BIND each read is an
+    rndc message, and named walks its duplicate-suppression table (every message of the last 15
+    minutes) for each one, so extra passes cost quadratically at ten thousand zones. The proof is
+    the backend's acknowledgement of every change plus a re-read of a sample of the changed zones.
+    """
+
+    SAMPLE = 25
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self._proven: set[str] = set()
+
     def check(self, step: Step) -> str | None:
-        report = _rewrite(self.rt, step.param("backend"), [z.name for z in _zones(self.rt)], dry_run=True)
-        if report.error:
-            return report.error
-        c = report.counts
-        todo = c[ZoneStatus.CHANGED.value] + c[ZoneStatus.FAILED.value] + c[ZoneStatus.MISSING.value]
-        return None if todo == 0 else f"{todo} zones missing or pointing at other masters"
+        return None if step.name in self._proven else "masters not yet compared on every zone in this run"
 
     def act(self, step: Step) -> str:
         rt = self.rt
@@ -77,8 +86,17 @@ class RewriteMasters(Handler):
             failed += [o.zone for o in not_created]
         if failed:
             raise StepFailed(f"{report.backend}: {len(failed)} zones failed, e.g. {', '.join(failed[:3])}")
+        sample = [*report.zones(ZoneStatus.CHANGED)[: self.SAMPLE], *created[: self.SAMPLE]]
+        if sample:
+            again = _rewrite(rt, step.param("backend"), sample, dry_run=True)
+            wrong = [o.zone for o in again.outcomes if o.status is not ZoneStatus.UNCHANGED]
+            if again.error or wrong:
+                raise StepFailed(f"{report.backend}: re-read after the rewrite: "
+                                 f"{again.error or ', '.join(wrong[:3])} still not on the new masters")
+        self._proven.add(step.name)
         return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {len(created)} created; "
-                f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite)")
+                f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite, "
+                f"{len(sample)} re-read)")
 
 
 class VerifySerials(ActedOnce):
