@@ -17,9 +17,9 @@ class Handler:
 
 
 class ActedOnce(Handler):
-    """Effects dnsdr cannot observe from outside (a restart, a pool update, a verification round):
-    in effect once done in this process; after a crash they are redone, which is safe because every
-    action is idempotent."""
+    """Effects proven by the action itself (a restart, a pool update, a verification round, a rewrite
+    that compares before it changes): in effect once done in this process; after a crash they are
+    redone, which is safe because every action is idempotent."""
 
     def check(self, step: Step) -> str | None:
         return None if step.name in self.rt.acted else "not done in this run yet"

@@ -15,7 +15,7 @@ from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
 from dnsdr.domain.spec import Backend, Pdns4Backend
 from dnsdr.engine.executor import StepFailed, StepHandler
-from dnsdr.engine.handler_base import ActedOnce, Handler
+from dnsdr.engine.handler_base import ActedOnce
 from dnsdr.engine.runtime import Runtime
 
 NUDGE_EVERY = 5.0  # seconds between forced retransfers of the same zone on the same backend
@@ -50,7 +50,7 @@ def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool
                            retrieve_changed=not dry_run, dry_run=dry_run)
 
 
-class RewriteMasters(Handler):
+class RewriteMasters(ActedOnce):
     """The rewrite reads every zone's masters and changes only those that differ, so it is its own check.
 
     A separate dry run before and after would read every zone twice more; on BIND each read is an
@@ -60,13 +60,6 @@ class RewriteMasters(Handler):
     """
 
     SAMPLE = 25
-
-    def __init__(self, rt: Runtime) -> None:
-        super().__init__(rt)
-        self._proven: set[str] = set()
-
-    def check(self, step: Step) -> str | None:
-        return None if step.name in self._proven else "masters not yet compared on every zone in this run"
 
     def act(self, step: Step) -> str:
         rt = self.rt
@@ -93,7 +86,7 @@ class RewriteMasters(Handler):
             if again.error or wrong:
                 raise StepFailed(f"{report.backend}: re-read after the rewrite: "
                                  f"{again.error or ', '.join(wrong[:3])} still not on the new masters")
-        self._proven.add(step.name)
+        rt.acted.add(step.name)
         return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {len(created)} created; "
                 f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite, "
                 f"{len(sample)} re-read)")
@@ -103,7 +96,7 @@ class VerifySerials(ActedOnce):
     def act(self, step: Step) -> str:
         rt = self.rt
         deadline = time.monotonic() + rt.verify_timeout
-        zones = [z for z in _zones(rt)]
+        zones = _zones(rt)
         minimum = {z.name: z.serial for z in zones}
         targets = targets_from_spec(rt.spec, _surviving(rt))
         nudged: dict[tuple[str, str], float] = {}
