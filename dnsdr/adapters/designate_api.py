@@ -15,8 +15,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dnsdr.domain.errors import RetryLater
 
-class DesignateApiError(RuntimeError):
+
+class DesignateApiError(RetryLater):
     def __init__(self, status: int, message: str, kind: str = "") -> None:
         self.status = status
         self.kind = kind

@@ -15,13 +15,14 @@ from typing import Any
 
 from dnsdr.adapters.mysql.connection import Connector, Credentials, DatabaseError, Timeouts
 from dnsdr.adapters.secrets import SecretError, resolve
+from dnsdr.domain.errors import RetryLater
 from dnsdr.domain.serials import ExpectedZone
 from dnsdr.domain.spec import DatabaseSpec
 
 _IDENT = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
 
-class DesignateDBError(RuntimeError):
+class DesignateDBError(RetryLater):
     """The database could not be read; the message names the server, never the password."""
 
 

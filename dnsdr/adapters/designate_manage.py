@@ -13,8 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dnsdr.domain.errors import RetryLater
 
-class DesignateManageError(RuntimeError):
+
+class DesignateManageError(RetryLater):
     """designate-manage failed; the message carries its (scrubbed) output tail."""
 
 

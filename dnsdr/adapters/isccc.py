@@ -20,6 +20,8 @@ import struct
 from collections.abc import Mapping
 from typing import Union
 
+from dnsdr.domain.errors import RetryLater
+
 TYPE_BINARY = 1
 TYPE_TABLE = 2
 TYPE_LIST = 3
@@ -34,7 +36,7 @@ Value = Union[bytes, "Table", list["Value"]]
 Table = dict[str, Value]
 
 
-class IscccError(ValueError):
+class IscccError(RetryLater, ValueError):
     """A malformed or unauthenticated message."""
 
 

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.spec import Endpoint
 
 T = TypeVar("T")
 SERVER = "/api/v1/servers/localhost"
 
 
-class PdnsError(RuntimeError):
+class PdnsError(RetryLater):
     """An API call failed; ``status`` is the HTTP status (0 when there was no response)."""
 
     def __init__(self, message: str, status: int = 0) -> None:
@@ -37,7 +38,7 @@ class PdnsUnreachable(PdnsError):
     """No HTTP answer (refused, timeout, reset)."""
 
 
-class PdnsAuthError(PdnsError):
+class PdnsAuthError(PdnsError, NeedsOperator):
     """401/403: the API key is wrong (the key itself is never shown)."""
 
 

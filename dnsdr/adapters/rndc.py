@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from dnsdr.adapters import isccc
+from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.spec import Endpoint
 
 T = TypeVar("T")
 MAX_FRAME = 16 * 1024 * 1024
 
 
-class RndcError(RuntimeError):
+class RndcError(RetryLater):
     """An rndc command failed; ``code`` is named's isc_result (0 when the transport failed)."""
 
     def __init__(self, message: str, code: int = 0, text: str = "") -> None:
@@ -49,7 +50,7 @@ class RndcUnreachable(RndcError):
     """The control channel could not be reached or dropped the connection."""
 
 
-class RndcAuthError(RndcError):
+class RndcAuthError(RndcError, NeedsOperator):
     """named closed the connection on our first message or answered with a bad HMAC: wrong key."""
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import SecretRef
 
 DEFAULT_SECRETS_DIR = "/etc/dnsdr/secrets"
 
 
-class SecretError(RuntimeError):
+class SecretError(InvalidInput):
     """A reference could not be resolved; the message says where dnsdr looked."""
 
 

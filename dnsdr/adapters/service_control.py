@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dnsdr.domain.errors import RetryLater
 from dnsdr.domain.spec import Endpoint, RegionSpec
 
 # Stop order: no new API writes first, then no serial bumps, no NOTIFY, no RPC, no AXFR.
@@ -20,7 +21,7 @@ STOP_ORDER = ("api", "producer", "worker", "central", "mdns")
 START_ORDER = ("central", "mdns", "worker", "producer", "api")
 
 
-class ServiceControlError(RuntimeError):
+class ServiceControlError(RetryLater):
     """A control command failed or timed out; the message names the command and its output tail."""
 
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dnsdr.domain.errors import InvalidInput
 
-class GtidParseError(ValueError):
+
+class GtidParseError(InvalidInput):
     """A GTID list or set that does not follow the server's syntax."""
 
 

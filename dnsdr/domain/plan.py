@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.pools import WorldState, masters_for
 from dnsdr.domain.spec import DesignateDR, RegionSpec
 
@@ -75,7 +76,7 @@ class Plan:
         raise KeyError(name)
 
 
-class PlanError(ValueError):
+class PlanError(InvalidInput):
     """The operation makes no sense for this spec (unknown region, same region, no database)."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import (
     Bind9Backend,
     DesignateDR,
@@ -31,7 +32,7 @@ def redacted(_: SecretRef) -> str:
     return "REDACTED"
 
 
-class StateError(ValueError):
+class StateError(InvalidInput):
     """The world state does not fit the spec (unknown region, lost primary, nothing left)."""
 
 

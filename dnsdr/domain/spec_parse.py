@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.fields import NAME, Node, Problems, is_hostname
 from dnsdr.domain.spec import (
     API_VERSION,
@@ -39,7 +40,7 @@ CONTROL_DRIVERS = ("command", "kubernetes")
 COMMAND_NAMES = ("start", "stop", "restart", "repoint", "status")
 
 
-class SpecError(ValueError):
+class SpecError(InvalidInput):
     """The document is not a valid DesignateDR; ``problems`` lists every reason."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dnsdr.domain.errors import DnsdrError
 
-class LabError(RuntimeError):
+
+class LabError(DnsdrError):
     def __init__(self, component: str, message: str, log_tail: str = "") -> None:
         self.component = component
         self.message = message

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import pymysql
 import pymysql.cursors
 
+from dnsdr.domain.errors import NeedsOperator, RetryLater
+
 # Server error codes we translate.
 ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
@@ -34,7 +36,7 @@ ER_QUERY_TIMEOUT = 1969          # MariaDB max_statement_time
 ER_QUERY_INTERRUPTED = 3024      # MySQL max_execution_time
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(RetryLater):
     """Base for every database failure; ``str()`` is one clean line with no secret in it."""
 
     def __init__(self, endpoint: str, message: str, code: int | None = None) -> None:
@@ -47,11 +49,11 @@ class UnreachableError(DatabaseError):
     """Nothing answered (refused, no route, connect timeout)."""
 
 
-class AuthenticationError(DatabaseError):
+class AuthenticationError(DatabaseError, NeedsOperator):
     """Wrong user name or password (or the account may not connect from here)."""
 
 
-class PrivilegeError(DatabaseError):
+class PrivilegeError(DatabaseError, NeedsOperator):
     """The account lacks a privilege; ``privilege`` names it."""
 
     def __init__(self, endpoint: str, message: str, privilege: str, code: int | None = None) -> None:
@@ -67,7 +69,7 @@ class ReadOnlyError(DatabaseError):
     """A write was refused because of read_only/super_read_only (expected while fenced)."""
 
 
-class OperationRefused(DatabaseError):
+class OperationRefused(DatabaseError, NeedsOperator):
     """dnsdr refused an operation to protect data; ``details`` lists why (e.g. errant GTIDs)."""
 
     def __init__(self, endpoint: str, message: str, details: Sequence[str] = ()) -> None:
