@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import yaml
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.spec import DesignateDR
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
 
@@ -51,7 +52,7 @@ def load_spec(path: str) -> DesignateDR:
     """Parse and validate the DesignateDR document at ``path``; on problems list them and exit 1."""
     document = read_yaml(path)
     try:
-        return parse_designatedr(document)
+        return parse_designatedr(document, KINDS)
     except SpecError as exc:
         click.echo(f"error: {path} is not a valid DesignateDR ({len(exc.problems)} problems):", err=True)
         for line in exc.problems:

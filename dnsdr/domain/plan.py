@@ -103,7 +103,7 @@ def _backend_steps(spec: DesignateDR, state: WorldState, regions: list[RegionSpe
                 name=f"rewrite-masters-{backend.name}",
                 kind=StepKind.REWRITE_MASTERS,
                 region=region.name,
-                target=f"{backend.type.value} {backend.name} {backend.dns}",
+                target=f"{backend.type} {backend.name} {backend.dns}",
                 changes="set masters of every secondary zone to " + ", ".join(str(m) for m in masters)
                 + "; create zones the backend lacks; retransfer what changed",
                 params=(("backend", backend.name),),

@@ -8,23 +8,13 @@ makes backends retry AXFR against nothing). Output is byte-identical for the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from dnsdr.domain.errors import InvalidInput
-from dnsdr.domain.spec import (
-    Bind9Backend,
-    DesignateDR,
-    Endpoint,
-    Pdns4Backend,
-    RegionSpec,
-    SecretRef,
-)
-
-SecretLookup = Callable[[SecretRef], str]
+from dnsdr.domain.spec import BackendSpec, DesignateDR, Endpoint, RegionSpec, SecretLookup, SecretRef
 
 
 def redacted(_: SecretRef) -> str:
@@ -81,27 +71,13 @@ def _endpoint(e: Endpoint) -> dict[str, Any]:
 
 
 def _target(
-    backend: Pdns4Backend | Bind9Backend, region: RegionSpec, masters: tuple[Endpoint, ...],
-    secret: SecretLookup,
+    backend: BackendSpec, region: RegionSpec, masters: tuple[Endpoint, ...], secret: SecretLookup,
 ) -> dict[str, Any]:
     options: dict[str, str] = {"host": backend.dns.host, "port": str(backend.dns.port)}
-    if isinstance(backend, Pdns4Backend):
-        options["api_endpoint"] = f"{backend.api_scheme}://{backend.api}"
-        options["api_token"] = secret(backend.api_key)
-        kind = "PowerDNS"
-    else:
-        options["rndc_host"] = backend.rndc.host
-        options["rndc_port"] = str(backend.rndc.port)
-        if backend.rndc_key_file:
-            options["rndc_key_file"] = backend.rndc_key_file
-        elif backend.rndc_key.file:
-            options["rndc_key_file"] = backend.rndc_key.file
-        if backend.rndc_config_file:
-            options["rndc_config_file"] = backend.rndc_config_file
-        kind = "BIND9"
+    options.update(backend.kind.pool_options(backend, secret))
     return {
-        "type": backend.type.value,
-        "description": f"{region.name} {kind} {backend.name} (managed by dnsdr)",
+        "type": backend.type,
+        "description": f"{region.name} {backend.kind.label} {backend.name} (managed by dnsdr)",
         "masters": [_endpoint(m) for m in masters],
         "options": options,
     }

@@ -6,6 +6,7 @@ These are plain frozen dataclasses with no I/O. Parsing and validation live in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,11 +22,6 @@ class DatabaseFlavour(StrEnum):
 class FailoverMode(StrEnum):
     AUTOMATIC = "automatic"
     MANUAL = "manual"
-
-
-class BackendType(StrEnum):
-    PDNS4 = "pdns4"
-    BIND9 = "bind9"
 
 
 @dataclass(frozen=True)
@@ -101,29 +97,55 @@ class DesignateSpec:
     api_scheme: str = "http"
 
 
-@dataclass(frozen=True)
-class Pdns4Backend:
-    name: str
-    dns: Endpoint
-    api: Endpoint
-    api_key: SecretRef
-    api_scheme: str = "http"
-    type: BackendType = BackendType.PDNS4
+SecretLookup = Callable[[SecretRef], str]
 
 
 @dataclass(frozen=True)
-class Bind9Backend:
+class BackendKind:
+    """What differs per DNS server type, declared once by that type's driver (``dnsdr.adapters.backends``).
+
+    The spec parser reads a backend of this type from ``<control_key>`` (an endpoint, default port
+    ``control_port``, with a ``scheme`` when ``schemes`` is not empty), ``<credential_key>`` (a
+    secret reference) and the optional string ``settings``; ``pool_options`` renders the pool
+    target options Designate's driver of that type expects.
+    """
+
+    type: str
+    label: str
+    control_key: str
+    control_port: int
+    credential_key: str
+    pool_options: Callable[[BackendSpec, SecretLookup], dict[str, str]]
+    schemes: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One DNS server of the pool: where it answers (``dns``), where dnsdr manages its zones
+    (``control``: the PowerDNS API, rndc, ...) and with which credential. ``kind`` knows the rest."""
+
     name: str
+    kind: BackendKind = field(repr=False, compare=False)
     dns: Endpoint
-    rndc: Endpoint
-    rndc_key: SecretRef
-    # Paths as designate-worker sees them, written into pools.yml target options.
-    rndc_key_file: str | None = None
-    rndc_config_file: str | None = None
-    type: BackendType = BackendType.BIND9
+    control: Endpoint
+    credential: SecretRef
+    scheme: str = ""
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def type(self) -> str:
+        return self.kind.type
+
+    def setting(self, key: str) -> str | None:
+        return dict(self.settings).get(key)
+
+    @property
+    def control_url(self) -> str:
+        return f"{self.scheme}://{self.control}" if self.scheme else str(self.control)
 
 
-Backend = Pdns4Backend | Bind9Backend
+Backend = BackendSpec
 
 
 @dataclass(frozen=True)
@@ -152,7 +174,7 @@ class RegionSpec:
             hosts.update(self.designate.notify_sources)
         for b in self.backends:
             hosts.add(b.dns.host)
-            hosts.add(b.api.host if isinstance(b, Pdns4Backend) else b.rndc.host)
+            hosts.add(b.control.host)
         if self.monitor:
             hosts.add(self.monitor.host)
         return frozenset(hosts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from dnsdr.domain.errors import InvalidInput
@@ -16,9 +17,8 @@ from dnsdr.domain.fields import NAME, Node, Problems, is_hostname
 from dnsdr.domain.spec import (
     API_VERSION,
     KIND,
-    Backend,
-    BackendType,
-    Bind9Backend,
+    BackendKind,
+    BackendSpec,
     DatabaseFlavour,
     DatabaseSpec,
     DesignateDR,
@@ -26,7 +26,6 @@ from dnsdr.domain.spec import (
     Endpoint,
     FailoverMode,
     NsRecord,
-    Pdns4Backend,
     PolicySpec,
     PoolSpec,
     RegionSpec,
@@ -48,7 +47,8 @@ class SpecError(InvalidInput):
         self.problems = problems
 
 
-def parse_designatedr(document: Any) -> DesignateDR:
+def parse_designatedr(document: Any, kinds: Mapping[str, BackendKind]) -> DesignateDR:
+    """The valid spec in ``document``; backends may be of any type in ``kinds`` (the drivers' declarations)."""
     problems = Problems()
     root = Node(document, "", problems)
     if not root.mapping({"apiVersion", "kind", "metadata", "spec", "status"}):
@@ -61,7 +61,7 @@ def parse_designatedr(document: Any) -> DesignateDR:
         problems.add("kind", f"must be {KIND}, got {kind.value!r}")
     name, namespace = _metadata(root.require("metadata"))
     spec_node = root.require("spec")
-    result = _spec(spec_node, name, namespace) if spec_node is not None else None
+    result = _spec(spec_node, name, namespace, kinds) if spec_node is not None else None
     if problems or result is None:
         raise SpecError(list(problems) or ["spec: is required"])
     return result
@@ -77,12 +77,12 @@ def _metadata(node: Node | None) -> tuple[str, str | None]:
     return name or "", namespace
 
 
-def _spec(node: Node, name: str, namespace: str | None) -> DesignateDR | None:
+def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, BackendKind]) -> DesignateDR | None:
     allowed = {"primaryRegion", "regions", "pool", "monitor", "policy"}
     if not node.mapping(allowed):
         return None
     regions_node = node.require("regions")
-    regions = [_region(r) for r in regions_node.items()] if regions_node else []
+    regions = [_region(r, kinds) for r in regions_node.items()] if regions_node else []
     pool_node = node.get("pool")
     pool = _pool(pool_node) if pool_node else PoolSpec()
     policy_node = node.get("policy")
@@ -160,7 +160,7 @@ def _endpoints_of(region: RegionSpec) -> list[tuple[str, Endpoint]]:
         found.extend(("dns", m) for m in region.designate.mdns)
     for b in region.backends:
         found.append(("dns", b.dns))
-        found.append(("tcp", b.api if isinstance(b, Pdns4Backend) else b.rndc))
+        found.append(("tcp", b.control))
     if region.monitor:
         found.append(("tcp", region.monitor))
     return found
@@ -238,7 +238,7 @@ def _secret_ref(node: Node | None) -> SecretRef | None:
     return SecretRef(secret_name=name, secret_key=key)
 
 
-def _region(node: Node) -> RegionSpec | None:
+def _region(node: Node, kinds: Mapping[str, BackendKind]) -> RegionSpec | None:
     allowed = {"name", "database", "designate", "backends", "nameservers", "monitor"}
     if not node.mapping(allowed):
         return None
@@ -250,7 +250,7 @@ def _region(node: Node) -> RegionSpec | None:
     des_node = node.get("designate")
     designate = _designate(des_node) if des_node else None
     backends_node = node.get("backends")
-    backends = [_backend(b) for b in backends_node.items()] if backends_node else []
+    backends = [_backend(b, kinds) for b in backends_node.items()] if backends_node else []
     ns_node = node.get("nameservers")
     nameservers = [_endpoint(n, 53) for n in ns_node.items()] if ns_node else []
     mon_node = node.get("monitor")
@@ -345,51 +345,45 @@ def _control(node: Node | None) -> ServiceControl | None:
     return ServiceControl(driver=driver, commands=tuple(commands), namespace=namespace)
 
 
-def _backend(node: Node) -> Backend | None:
+def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None:
+    """A backend of any registered type, read as its kind declares (see :class:`BackendKind`)."""
     if not node.mapping():
         return None
     type_node = node.require("type")
-    kind = type_node.choice(tuple(t.value for t in BackendType)) if type_node else None
-    if kind == BackendType.PDNS4.value:
-        return _pdns4(node)
-    if kind == BackendType.BIND9.value:
-        return _bind9(node)
-    return None
-
-
-def _pdns4(node: Node) -> Pdns4Backend | None:
-    node.mapping({"type", "name", "dns", "api", "apiKeyRef"})
+    kind_name = type_node.choice(tuple(kinds)) if type_node else None
+    if kind_name is None:
+        return None
+    kind = kinds[kind_name]
+    node.mapping({"type", "name", "dns", kind.control_key, kind.credential_key, *kind.settings})
     name_node = node.require("name")
     name = name_node.string(NAME, "backend name") if name_node else None
     dns = _endpoint(node.require("dns"), 53)
-    api_node = node.require("api")
-    api, scheme = None, "http"
-    if api_node is not None and api_node.mapping({"host", "port", "scheme"}):
-        scheme_node = api_node.get("scheme")
-        scheme = (scheme_node.choice(("http", "https")) or "http") if scheme_node else "http"
-        stripped = {k: v for k, v in api_node.value.items() if k != "scheme"}
-        api = _endpoint(Node(stripped, api_node.path, api_node.problems), 8081)
-    key = _secret_ref(node.require("apiKeyRef"))
-    if name is None or dns is None or api is None or key is None:
+    control, scheme = _control_endpoint(node.require(kind.control_key), kind)
+    credential = _secret_ref(node.require(kind.credential_key))
+    settings: list[tuple[str, str]] = []
+    for key in kind.settings:
+        value_node = node.get(key)
+        value = value_node.string() if value_node else None
+        if value is not None:
+            settings.append((key, value))
+    if name is None or dns is None or control is None or credential is None:
         return None
-    return Pdns4Backend(name=name, dns=dns, api=api, api_key=key, api_scheme=scheme)
+    return BackendSpec(name=name, kind=kind, dns=dns, control=control, credential=credential, scheme=scheme,
+                       settings=tuple(settings))
 
 
-def _bind9(node: Node) -> Bind9Backend | None:
-    node.mapping({"type", "name", "dns", "rndc", "rndcKeyRef", "rndcKeyFile", "rndcConfigFile"})
-    name_node = node.require("name")
-    name = name_node.string(NAME, "backend name") if name_node else None
-    dns = _endpoint(node.require("dns"), 53)
-    rndc = _endpoint(node.require("rndc"), 953)
-    key = _secret_ref(node.require("rndcKeyRef"))
-    key_file_node = node.get("rndcKeyFile")
-    key_file = key_file_node.string() if key_file_node else None
-    conf_node = node.get("rndcConfigFile")
-    conf = conf_node.string() if conf_node else None
-    if name is None or dns is None or rndc is None or key is None:
-        return None
-    return Bind9Backend(name=name, dns=dns, rndc=rndc, rndc_key=key,
-                        rndc_key_file=key_file, rndc_config_file=conf)
+def _control_endpoint(node: Node | None, kind: BackendKind) -> tuple[Endpoint | None, str]:
+    """The endpoint dnsdr manages the backend through, with its scheme when the kind has one."""
+    if node is None:
+        return None, ""
+    if not kind.schemes:
+        return _endpoint(node, kind.control_port), ""
+    if not node.mapping({"host", "port", "scheme"}):
+        return None, ""
+    scheme_node = node.get("scheme")
+    scheme = (scheme_node.choice(kind.schemes) or kind.schemes[0]) if scheme_node else kind.schemes[0]
+    stripped = {k: v for k, v in node.value.items() if k != "scheme"}
+    return _endpoint(Node(stripped, node.path, node.problems), kind.control_port), scheme
 
 
 def _pool(node: Node) -> PoolSpec | None:

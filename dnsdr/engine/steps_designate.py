@@ -9,7 +9,6 @@ from dnsdr.adapters.service_control import ServiceControlError
 from dnsdr.domain.plan import Operation, Step, StepKind
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
-from dnsdr.domain.spec import Pdns4Backend
 from dnsdr.engine.executor import Skip, StepFailed, StepHandler
 from dnsdr.engine.handler_base import ActedOnce
 from dnsdr.engine.runtime import Runtime
@@ -60,7 +59,7 @@ class ApplyPools(ActedOnce):
         problems = check_pools(yaml.safe_load(text))
         if problems:
             raise StepFailed("rendered pools are invalid: " + "; ".join(problems))
-        secrets = [rt.secret(b.api_key) for r in rt.spec.regions for b in r.backends if isinstance(b, Pdns4Backend)]
+        secrets = [rt.secret(b.credential) for r in rt.spec.regions for b in r.backends]
         # `pool update` re-pushes every zone of the pool through central, one RPC per zone.
         timeout = 300.0 + 0.5 * len(zone_names(rt))
         try:

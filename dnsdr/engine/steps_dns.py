@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from dnsdr.adapters.backend_masters import MastersReport, ZoneStatus, create_missing, rewrite_masters
+from dnsdr.adapters.backends.base import MastersReport, ZoneStatus
+from dnsdr.adapters.backends.masters import create_missing, rewrite_masters
 from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
@@ -13,7 +14,7 @@ from dnsdr.adapters.dns_prober import sweep
 from dnsdr.domain.plan import Step, StepKind
 from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
-from dnsdr.domain.spec import Backend, Pdns4Backend
+from dnsdr.domain.spec import Backend
 from dnsdr.engine.executor import StepFailed, StepHandler
 from dnsdr.engine.handler_base import ActedOnce
 from dnsdr.engine.runtime import Runtime
@@ -30,7 +31,7 @@ def _backend(rt: Runtime, name: str) -> tuple[str, Backend]:
 
 
 def _credential(rt: Runtime, backend: Backend) -> str:
-    return rt.secret(backend.api_key if isinstance(backend, Pdns4Backend) else backend.rndc_key)
+    return rt.secret(backend.credential)
 
 
 def _zones(rt: Runtime) -> list[ExpectedZone]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from dnsdr.adapters.backends import KINDS as BACKEND_KINDS
 from dnsdr.adapters.designate_api import DesignateApi
 from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
 from dnsdr.adapters.secrets import resolve
@@ -66,7 +67,7 @@ class Lab:
 
     def spec(self) -> DesignateDR:
         try:
-            return parse_designatedr(yaml.safe_load(self.spec_path.read_text(encoding="utf-8")))
+            return parse_designatedr(yaml.safe_load(self.spec_path.read_text(encoding="utf-8")), BACKEND_KINDS)
         except OSError as exc:
             raise LabError("lab", f"cannot read {self.spec_path}: {exc.strerror} (is the lab up?)") from None
         except SpecError as exc:
@@ -252,7 +253,7 @@ class Lab:
         write_private(self.paths.pools, text)
         region = spec.region(PRIMARY)
         assert region.designate is not None
-        secret_values = [resolve(b.api_key) for r in spec.regions for b in r.backends if hasattr(b, "api_key")]
+        secret_values = [resolve(b.credential) for r in spec.regions for b in r.backends if b.type == "pdns4"]
         try:
             pool_update(region.designate.manage_command, text, secret_values, dry_run=False)
         except DesignateManageError as exc:

@@ -25,10 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dnsdr.adapters.backend_masters import BindZoneConfig, MastersReport, rewrite_masters
+from dnsdr.adapters.backends import bind9, pdns4
+from dnsdr.adapters.backends.base import MastersReport
+from dnsdr.adapters.backends.bind9 import BindZoneConfig
+from dnsdr.adapters.backends.masters import rewrite_masters
 from dnsdr.adapters.pdns_api import PdnsClient
 from dnsdr.adapters.rndc import RndcClient, RndcKey, rndc_conf, run_rndc_binary
-from dnsdr.domain.spec import Bind9Backend, Endpoint, Pdns4Backend, SecretRef
+from dnsdr.domain.spec import Endpoint, SecretRef
 from tests.support.backend_servers import BindServer, PdnsServer
 
 OLD = Endpoint("127.0.11.24", 5354)
@@ -107,8 +110,8 @@ def main() -> int:
         result["setup_s"] = round(time.monotonic() - t0, 2)
         log(f"setup: {args.zones} zones on PowerDNS and BIND in {result['setup_s']} s")
 
-        pb = Pdns4Backend("pdns", Endpoint(pdns.address, pdns.dns_port), Endpoint(pdns.address, pdns.api_port), SecretRef(env="X"))
-        bb = Bind9Backend("bind", Endpoint(bind.address, bind.dns_port), Endpoint(bind.address, bind.rndc_port), SecretRef(env="X"))
+        pb = pdns4.backend("pdns", Endpoint(pdns.address, pdns.dns_port), Endpoint(pdns.address, pdns.api_port), SecretRef(env="X"))
+        bb = bind9.backend("bind", Endpoint(bind.address, bind.dns_port), Endpoint(bind.address, bind.rndc_port), SecretRef(env="X"))
         bkey = bind.key_file.read_text()
 
         def both(masters: list[Endpoint]) -> tuple[MastersReport, MastersReport, float]:
@@ -141,7 +144,7 @@ def main() -> int:
 
         sample = random.Random(1).sample(zones, min(args.sample, len(zones)))
         want = {str(m) for m in NEW}
-        with PdnsClient(pb.api, pdns.api_key) as api, RndcClient(bb.rndc, RndcKey.parse(bkey)) as rndc:
+        with PdnsClient(pb.control, pdns.api_key) as api, RndcClient(bb.control, RndcKey.parse(bkey)) as rndc:
             for zone in sample[:50]:
                 assert set(api.get_zone(zone).masters) == want, zone
                 assert all(f"{m.host} port {m.port};" in rndc.showzone(zone) for m in NEW), zone

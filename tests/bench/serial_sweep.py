@@ -48,7 +48,7 @@ from dnsdr.adapters.dns_prober import ProbeOptions, sweep
 from dnsdr.adapters.rndc import RndcClient, RndcKey
 from dnsdr.adapters.secrets import resolve
 from dnsdr.domain.serials import PairClass, Target, targets_from_spec
-from dnsdr.domain.spec import Bind9Backend, DesignateDR, Pdns4Backend
+from dnsdr.domain.spec import BackendSpec, DesignateDR
 from dnsdr.lab import Lab
 
 TENANT = "dnsdr-bench"
@@ -118,11 +118,11 @@ def unseed_pdns(db: Path, tag: str) -> None:
         conn.execute("DELETE FROM domains WHERE name LIKE ?", (like,))
 
 
-def rndc_client(backend: Bind9Backend) -> RndcClient:
-    return RndcClient(backend.rndc, RndcKey.parse(resolve(backend.rndc_key)), timeout=30, connections=4)
+def rndc_client(backend: BackendSpec) -> RndcClient:
+    return RndcClient(backend.control, RndcKey.parse(resolve(backend.credential)), timeout=30, connections=4)
 
 
-def seed_bind(backend: Bind9Backend, files: Path, names: list[str]) -> None:
+def seed_bind(backend: BackendSpec, files: Path, names: list[str]) -> None:
     with rndc_client(backend) as client:
         errors = [r for r in client.map(
             lambda n: client.addzone(n, f'{{ type primary; file "{files / n}db"; }};'), names)
@@ -131,7 +131,7 @@ def seed_bind(backend: Bind9Backend, files: Path, names: list[str]) -> None:
         raise RuntimeError(f"{backend.name}: {len(errors)} addzone errors, first: {errors[0]}")
 
 
-def unseed_bind(backend: Bind9Backend, names: list[str]) -> None:
+def unseed_bind(backend: BackendSpec, names: list[str]) -> None:
     with rndc_client(backend) as client:
         client.map(lambda n: client.delzone(n), names)
 
@@ -198,7 +198,7 @@ def main() -> None:
         seed_designate(spec, names, serial)
         for r in spec.regions:
             for b in r.backends:
-                if isinstance(b, Pdns4Backend):
+                if b.type == "pdns4":
                     seed_pdns(lab.paths.component(r.name, "pdns") / "pdns.sqlite3", names, serial)
                     pdns_rediscover(lab.paths.component(r.name, "pdns"))
                 else:
@@ -249,10 +249,10 @@ def main() -> None:
     finally:
         t0 = time.monotonic()
         for b in backends:
-            if isinstance(b, Bind9Backend):
+            if b.type == "bind9":
                 unseed_bind(b, names)
         for r in spec.regions:
-            if any(isinstance(b, Pdns4Backend) for b in r.backends):
+            if any(b.type == "pdns4" for b in r.backends):
                 unseed_pdns(lab.paths.component(r.name, "pdns") / "pdns.sqlite3", tag)
                 pdns_rediscover(lab.paths.component(r.name, "pdns"))
         unseed_designate(spec, tag)

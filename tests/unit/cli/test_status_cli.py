@@ -7,6 +7,7 @@ import json
 import yaml
 from click.testing import CliRunner
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.cli import status as status_mod
 from dnsdr.domain.replication import Channel, ReplicationState, SemiSync
 from dnsdr.domain.spec import DatabaseSpec
@@ -63,7 +64,7 @@ def test_unreachable_region_is_a_row(monkeypatch) -> None:  # type: ignore[no-un
 
 def test_missing_secret_is_a_row(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DNSDR_SECRETS_DIR", str(tmp_path))
-    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()))
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
     got = status_mod.database_status(spec)  # secrets do not exist on this machine
     assert [r["health"] for r in got] == ["unreachable", "unreachable"]
     assert all(r["state"]["error_kind"] == "configuration" for r in got)

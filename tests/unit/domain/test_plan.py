@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.plan import Operation, PlanError, StepKind, failover_plan, rejoin_plan, switchover_plan
 from dnsdr.domain.spec import DesignateDR
 from dnsdr.domain.spec_parse import parse_designatedr
@@ -13,7 +14,7 @@ from tests.conftest import EXAMPLE
 
 @pytest.fixture(scope="module")
 def spec() -> DesignateDR:
-    return parse_designatedr(yaml.safe_load(EXAMPLE.read_text()))
+    return parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
 
 
 def kinds(plan_steps: tuple[object, ...]) -> list[StepKind]:

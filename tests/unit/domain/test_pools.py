@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.pools import StateError, WorldState, render_pools, render_pools_yaml
 from dnsdr.domain.spec import DesignateDR
 from dnsdr.domain.spec_parse import parse_designatedr
@@ -28,7 +29,7 @@ def example_doc() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def example(example_doc: dict[str, Any]) -> DesignateDR:
-    return parse_designatedr(example_doc)
+    return parse_designatedr(example_doc, KINDS)
 
 
 def test_healthy_matches_golden(example: DesignateDR) -> None:
@@ -105,7 +106,7 @@ STATES = st.sampled_from(["r1", "r2", "r4"]).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(state=STATES)
 def test_lost_region_addresses_never_appear(example_doc: dict[str, Any], state: tuple[str, frozenset[str]]) -> None:
-    spec = parse_designatedr(_three_region_doc(example_doc))
+    spec = parse_designatedr(_three_region_doc(example_doc), KINDS)
     primary, lost = state
     document = render_pools(spec, WorldState(primary, lost))
     text = render_pools_yaml(spec, WorldState(primary, lost))
@@ -121,7 +122,7 @@ def test_lost_region_addresses_never_appear(example_doc: dict[str, Any], state: 
 def test_every_rendering_passes_designates_parser(
     example_doc: dict[str, Any], state: tuple[str, frozenset[str]]
 ) -> None:
-    spec = parse_designatedr(_three_region_doc(example_doc))
+    spec = parse_designatedr(_three_region_doc(example_doc), KINDS)
     text = render_pools_yaml(spec, WorldState(*state), lambda ref: "secret-token")
     accepted, reason = designate_accepts(yaml.safe_load(text))
     assert accepted, reason

@@ -9,6 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.serials import (
     ExpectedZone,
     Observation,
@@ -140,7 +141,7 @@ def test_build_report_rejects_misaligned_input() -> None:
 
 
 def test_targets_from_spec_and_names() -> None:
-    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()))
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
     everything = targets_from_spec(spec)
     assert {t.region for t in everything} == {"r1", "r2"}
     assert len({t.name for t in everything}) == len(everything) == 4

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dnsdr.domain.spec import BackendType, DatabaseFlavour, FailoverMode
+from dnsdr.adapters.backends import KINDS
+from dnsdr.domain.spec import DatabaseFlavour, FailoverMode
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
 from tests.conftest import EXAMPLE
 
@@ -24,17 +25,17 @@ def doc() -> Doc:
 
 def problems_of(document: Any) -> list[str]:
     with pytest.raises(SpecError) as info:
-        parse_designatedr(document)
+        parse_designatedr(document, KINDS)
     return info.value.problems
 
 
 def test_example_is_valid(doc: Doc) -> None:
-    spec = parse_designatedr(doc)
+    spec = parse_designatedr(doc, KINDS)
     assert spec.region_names == ("r1", "r2", "r3")
     assert spec.primary_region == "r1" and spec.monitor_region == "r3"
     r1 = spec.region("r1")
     assert r1.database is not None and r1.database.flavour is DatabaseFlavour.MARIADB
-    assert [b.type for b in r1.backends] == [BackendType.PDNS4, BackendType.BIND9]
+    assert [b.type for b in r1.backends] == ["pdns4", "bind9"]
     assert spec.policy.failover is FailoverMode.MANUAL and spec.policy.consecutive_failures == 3
     assert [str(ns) for ns in r1.polled_nameservers] == ["127.0.1.2:53", "127.0.1.3:53"]
 

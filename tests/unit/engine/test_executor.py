@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.journal_store import JournalStore
 from dnsdr.domain.journal import Outcome, StepStatus
 from dnsdr.domain.plan import Plan, Step, StepKind, failover_plan
@@ -59,7 +60,7 @@ class Handler:
 
 @pytest.fixture
 def plan() -> Plan:
-    return failover_plan(parse_designatedr(yaml.safe_load(EXAMPLE.read_text())), "r1", "r2")
+    return failover_plan(parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS), "r1", "r2")
 
 
 def executor(plan: Plan, store: JournalStore, world: World) -> Executor:
@@ -123,6 +124,7 @@ def test_skipped_steps_are_journaled_with_their_reason(tmp_path: Path, plan: Pla
 CRASHER = """
 import sys, yaml
 from pathlib import Path
+from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.journal_store import JournalStore
 from dnsdr.domain.plan import failover_plan, StepKind
 from dnsdr.domain.spec_parse import parse_designatedr
@@ -138,7 +140,7 @@ class Persisting(Handler):
         with open(Path(sys.argv[1]) / "actions", "a") as f:
             f.write(step.name + "\\n")
         return out
-plan = failover_plan(parse_designatedr(yaml.safe_load(open(sys.argv[2]))), "r1", "r2")
+plan = failover_plan(parse_designatedr(yaml.safe_load(open(sys.argv[2])), KINDS), "r1", "r2")
 h = Persisting(world)
 Executor(plan, JournalStore(Path(sys.argv[1]), "x"), {k: h for k in StepKind}).run()
 """

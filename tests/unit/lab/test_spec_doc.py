@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.pools import WorldState, render_pools
-from dnsdr.domain.spec import Bind9Backend, Pdns4Backend
 from dnsdr.domain.spec_parse import parse_designatedr
 from dnsdr.lab.layout import POOL_ID, Paths
 from dnsdr.lab.spec_doc import designatedr
@@ -15,7 +15,7 @@ BIN = Path("/opt/venv/bin")
 
 
 def spec():  # type: ignore[no-untyped-def]
-    return parse_designatedr(designatedr(Paths(ROOT), BIN))
+    return parse_designatedr(designatedr(Paths(ROOT), BIN), KINDS)
 
 
 def test_document_is_a_valid_designatedr() -> None:
@@ -45,11 +45,11 @@ def test_control_commands_call_this_lab_with_an_absolute_dir() -> None:
 def test_backends_and_secrets() -> None:
     region = spec().region("r1")
     pdns, bind = region.backends
-    assert isinstance(pdns, Pdns4Backend) and isinstance(bind, Bind9Backend)
-    assert (pdns.dns.host, pdns.api.port) == ("127.0.1.2", 8081)
-    assert (bind.dns.host, bind.rndc.port) == ("127.0.1.3", 953)
-    assert bind.rndc_key_file == "/srv/lab/secrets/r1-rndc.key"
-    assert pdns.api_key.file == "/srv/lab/secrets/pdns-api-key"
+    assert pdns.type == "pdns4" and bind.type == "bind9"
+    assert (pdns.dns.host, pdns.control.port) == ("127.0.1.2", 8081)
+    assert (bind.dns.host, bind.control.port) == ("127.0.1.3", 953)
+    assert bind.setting("rndcKeyFile") == "/srv/lab/secrets/r1-rndc.key"
+    assert pdns.credential.file == "/srv/lab/secrets/pdns-api-key"
 
 
 def test_initial_pools_have_four_targets_each_mastered_by_its_own_mdns() -> None:

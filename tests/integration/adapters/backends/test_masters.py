@@ -19,10 +19,12 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from dnsdr.adapters.backend_masters import ZoneStatus, rewrite_masters
+from dnsdr.adapters.backends import bind9, pdns4
+from dnsdr.adapters.backends.base import ZoneStatus
+from dnsdr.adapters.backends.masters import rewrite_masters
 from dnsdr.adapters.pdns_api import PdnsClient
 from dnsdr.adapters.rndc import RndcClient, RndcError, RndcKey, rndc_conf, run_rndc_binary
-from dnsdr.domain.spec import Bind9Backend, Endpoint, Pdns4Backend, SecretRef
+from dnsdr.domain.spec import BackendSpec, Endpoint, SecretRef
 from tests.support.backend_servers import BindServer, PdnsServer
 
 pytestmark = pytest.mark.integration
@@ -43,17 +45,17 @@ class Servers:
     primary: BindServer
 
     @property
-    def pdns_backend(self) -> Pdns4Backend:
+    def pdns_backend(self) -> BackendSpec:
         p = self.pdns
-        return Pdns4Backend("pdns-t", Endpoint(p.address, p.dns_port), Endpoint(p.address, p.api_port), SecretRef(env="UNUSED"))
+        return pdns4.backend("pdns-t", Endpoint(p.address, p.dns_port), Endpoint(p.address, p.api_port), SecretRef(env="UNUSED"))
 
     @property
-    def bind_backend(self) -> Bind9Backend:
+    def bind_backend(self) -> BackendSpec:
         b = self.bind
-        return Bind9Backend("bind-t", Endpoint(b.address, b.dns_port), Endpoint(b.address, b.rndc_port), SecretRef(file=str(b.key_file)))
+        return bind9.backend("bind-t", Endpoint(b.address, b.dns_port), Endpoint(b.address, b.rndc_port), SecretRef(file=str(b.key_file)))
 
     def rndc(self) -> RndcClient:
-        return RndcClient(self.bind_backend.rndc, RndcKey.parse(self.bind.key_file.read_text()))
+        return RndcClient(self.bind_backend.control, RndcKey.parse(self.bind.key_file.read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def test_rewrite_changes_masters_then_transfers_and_second_run_is_a_no_op(server
         assert report.counts["changed"] == 3 and report.counts["unchanged"] == 0
         assert set(report.retrieved) == set(MOVE)
 
-    api = PdnsClient(servers.pdns_backend.api, key)
+    api = PdnsClient(servers.pdns_backend.control, key)
     with servers.rndc() as rndc:
         for zone in MOVE:
             assert api.get_zone(zone).masters == (str(NEW),)
@@ -136,7 +138,7 @@ def test_rewrite_changes_masters_then_transfers_and_second_run_is_a_no_op(server
 def test_dry_run_reports_and_changes_nothing(servers: Servers) -> None:
     report = rewrite_masters(servers.pdns_backend, servers.pdns.api_key, DRY, [NEW], dry_run=True, retrieve_changed=True)
     assert report.zones(ZoneStatus.CHANGED) == tuple(DRY) and report.dry_run
-    assert PdnsClient(servers.pdns_backend.api, servers.pdns.api_key).get_zone(DRY[0]).masters == (str(OLD),)
+    assert PdnsClient(servers.pdns_backend.control, servers.pdns.api_key).get_zone(DRY[0]).masters == (str(OLD),)
     report = rewrite_masters(servers.bind_backend, servers.bind.key_file.read_text(), DRY, [NEW], dry_run=True)
     assert report.zones(ZoneStatus.CHANGED) == tuple(DRY)
     with servers.rndc() as rndc:
@@ -154,7 +156,7 @@ def test_missing_zones_bad_credentials_and_unreachable_backends(servers: Servers
     bad = rewrite_masters(servers.bind_backend, wrong.clause(), DRY, [NEW])
     assert bad.error and "wrong key" in bad.error and bad.counts["failed"] == 1
 
-    dead = Bind9Backend("dead", OLD, Endpoint(OLD.host, 19599), SecretRef(file="x"))
+    dead = bind9.backend("dead", OLD, Endpoint(OLD.host, 19599), SecretRef(file="x"))
     report = rewrite_masters(dead, servers.bind.key_file.read_text(), DRY, [NEW], timeout=5)
     assert report.error and "cannot connect" in report.error
     with servers.rndc() as rndc:
@@ -163,7 +165,7 @@ def test_missing_zones_bad_credentials_and_unreachable_backends(servers: Servers
 
 def test_native_rndc_commands_and_binary_fallback_agree(servers: Servers) -> None:
     key = RndcKey.parse(servers.bind.key_file.read_text())
-    endpoint = servers.bind_backend.rndc
+    endpoint = servers.bind_backend.control
     config = f'{{ type slave; masters {{ {NEW.host} port {NEW.port};}}; file "slave.n1.example.abc"; }};'
     with servers.rndc() as rndc:
         assert "server is up and running" in rndc.status()

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from dnsdr.adapters.backend_masters import (
-    BindZoneConfig,
-    MastersReport,
-    ZoneOutcome,
-    ZoneStatus,
-    bind_masters_clause,
-    canonical,
-    parse_hostport,
-    split_statements,
-)
+from dnsdr.adapters.backends.base import MastersReport, ZoneOutcome, ZoneStatus, canonical, parse_hostport
+from dnsdr.adapters.backends.bind9 import BindZoneConfig, bind_masters_clause, split_statements
 from dnsdr.domain.spec import Endpoint
 
 # As named 9.18 prints a zone that Designate added (`rndc showzone`).

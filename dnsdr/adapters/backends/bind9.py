@@ -1,0 +1,158 @@
+"""BIND 9 (Designate's ``bind9`` driver): zones managed through native rndc.
+
+``showzone`` then ``modzone`` keeping every other clause (``file`` included) in Designate's
+``type slave; masters { H port P; };`` dialect, so nothing an operator configured on a zone is
+lost; ``addzone`` for zones BIND lacks; ``retransfer`` to pull now. named runs ``modzone`` in
+exclusive mode, so more than a few connections buy nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dnsdr.adapters.backends.base import BackendDriver, HostPort, ZoneOutcome, ZoneStatus, canonical, wanted_masters
+from dnsdr.adapters.rndc import RndcClient, RndcError, RndcKey, is_not_found
+from dnsdr.domain.spec import BackendKind, BackendSpec, Endpoint, SecretLookup, SecretRef
+
+KEY_FILE, CONFIG_FILE = "rndcKeyFile", "rndcConfigFile"
+
+
+def _pool_options(backend: BackendSpec, secret: SecretLookup) -> dict[str, str]:
+    options = {"rndc_host": backend.control.host, "rndc_port": str(backend.control.port)}
+    key_file = backend.setting(KEY_FILE) or backend.credential.file
+    if key_file:
+        options["rndc_key_file"] = key_file
+    config_file = backend.setting(CONFIG_FILE)
+    if config_file:
+        options["rndc_config_file"] = config_file
+    return options
+
+
+KIND = BackendKind(
+    type="bind9", label="BIND9", control_key="rndc", control_port=953, credential_key="rndcKeyRef",
+    pool_options=_pool_options, settings=(KEY_FILE, CONFIG_FILE),
+)
+
+
+def backend(name: str, dns: Endpoint, rndc: Endpoint, rndc_key: SecretRef, key_file: str | None = None,
+            config_file: str | None = None) -> BackendSpec:
+    """A BIND backend spec, as the parser would build it from ``rndc`` and ``rndcKeyRef``."""
+    settings = tuple((k, v) for k, v in ((KEY_FILE, key_file), (CONFIG_FILE, config_file)) if v)
+    return BackendSpec(name=name, kind=KIND, dns=dns, control=rndc, credential=rndc_key, settings=settings)
+
+
+def bind_masters_clause(masters: Sequence[Endpoint]) -> str:
+    """Designate's wording (impl_bind9.py): ``masters { H1 port P1; H2 port P2;}``."""
+    entries = "; ".join(f"{m.host} port {m.port}" for m in masters)
+    return "masters { " + entries + ";}"
+
+
+_BIND_ENTRY = re.compile(r"([0-9A-Fa-f.:]+)(?:\s+port\s+(\d+))?")
+
+
+def split_statements(body: str) -> list[str]:
+    """Top-level ``;``-terminated statements of a named.conf block body (braces nest)."""
+    out, depth, start, in_quote = [], 0, 0, False
+    for i, ch in enumerate(body):
+        if ch == '"':
+            in_quote = not in_quote
+        elif in_quote:
+            continue
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == ";" and depth == 0:
+            stmt = body[start:i].strip()
+            if stmt:
+                out.append(stmt)
+            start = i + 1
+    return out
+
+
+@dataclass(frozen=True)
+class BindZoneConfig:
+    """The pieces of ``rndc showzone`` output that matter here."""
+
+    type: str
+    masters: frozenset[HostPort]
+    statements: tuple[str, ...]  # every clause of the zone block, masters included
+
+    @classmethod
+    def parse(cls, showzone: str) -> BindZoneConfig:
+        start, end = showzone.find("{"), showzone.rfind("}")
+        if start < 0 or end < start:
+            raise ValueError(f"unexpected showzone output: {showzone[:200]!r}")
+        statements = split_statements(showzone[start + 1 : end])
+        ztype, masters = "", set()
+        for stmt in statements:
+            word = stmt.split(None, 1)[0]
+            if word == "type":
+                ztype = stmt.split()[1]
+            elif word in ("masters", "primaries"):
+                head, _, inner = stmt.partition("{")
+                list_port = re.search(r"port\s+(\d+)", head)
+                default = int(list_port.group(1)) if list_port else 53
+                for entry in split_statements(inner.rsplit("}", 1)[0]):
+                    m = _BIND_ENTRY.match(entry)
+                    if m:
+                        masters.add((m.group(1).lower(), int(m.group(2)) if m.group(2) else default))
+        return cls(ztype, frozenset(masters), tuple(statements))
+
+    def with_masters(self, masters: Sequence[Endpoint]) -> str:
+        """The modzone config: every clause kept, masters/primaries replaced by Designate's form."""
+        kept = [s for s in self.statements if s.split(None, 1)[0] not in ("masters", "primaries")]
+        kept.insert(1 if kept and kept[0].startswith("type") else 0, bind_masters_clause(masters))
+        return "{ " + " ".join(s + ";" for s in kept) + " };"
+
+
+class Bind9Driver(BackendDriver):
+    kind = KIND
+    default_workers = 4
+
+    def connect(self) -> None:
+        self.client = RndcClient(self.backend.control, RndcKey.parse(self.credential), timeout=self.timeout,
+                                 connections=self.workers)
+        self.client.login()
+
+    def close(self) -> None:
+        client: RndcClient | None = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
+    def set_masters(self, zones: Sequence[str], masters: Sequence[Endpoint], dry_run: bool) -> list[ZoneOutcome]:
+        want = wanted_masters(masters)
+
+        def one(name: str) -> ZoneOutcome:
+            try:
+                config = BindZoneConfig.parse(self.client.showzone(name))
+            except RndcError as exc:
+                if is_not_found(exc):
+                    return ZoneOutcome(name, ZoneStatus.MISSING, "not on this backend")
+                raise
+            if config.type not in ("slave", "secondary"):
+                return ZoneOutcome(name, ZoneStatus.FAILED, f"type {config.type}, not a secondary")
+            if config.masters == want:
+                return ZoneOutcome(name, ZoneStatus.UNCHANGED)
+            was = "was " + ",".join(f"{h} port {p}" for h, p in sorted(config.masters))
+            if not dry_run:
+                self.client.modzone(name, config.with_masters(masters))
+            return ZoneOutcome(name, ZoneStatus.CHANGED, was)
+
+        results = self.client.map(one, zones)
+        return [r if isinstance(r, ZoneOutcome) else ZoneOutcome(z, ZoneStatus.FAILED, str(r))
+                for z, r in zip(zones, results, strict=True)]
+
+    def retransfer(self, zones: Sequence[str]) -> list[object]:
+        return list(self.client.map(self.client.retransfer, zones))
+
+    def create_secondary(self, zones: Sequence[tuple[str, str]], masters: Sequence[Endpoint]) -> list[object]:
+        clause = bind_masters_clause(masters)
+        ids = dict(zones)
+
+        def add(name: str) -> str:
+            return self.client.addzone(name, f'{{ type slave; {clause}; file "slave.{canonical(name)}{ids[name]}"; }};')
+
+        return list(self.client.map(add, [name for name, _ in zones]))

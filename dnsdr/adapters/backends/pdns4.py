@@ -1,0 +1,92 @@
+"""PowerDNS 4 (Designate's ``pdns4`` driver): zones managed through the HTTP API.
+
+Designate's pdns4 driver never updates masters on existing zones and has no ``update_zone``, so
+dnsdr does both: one ``GET /zones`` listing, then a ``PUT`` of the masters for each zone that
+differs, and ``POST`` of zones it lacks (created while a region was away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dnsdr.adapters.backends.base import (
+    BackendDriver,
+    ZoneOutcome,
+    ZoneStatus,
+    canonical,
+    parse_hostport,
+    wanted_masters,
+)
+from dnsdr.adapters.pdns_api import PdnsClient, PdnsError, PdnsNotFound, PdnsZone
+from dnsdr.domain.spec import BackendKind, BackendSpec, Endpoint, SecretLookup, SecretRef
+
+
+def _pool_options(backend: BackendSpec, secret: SecretLookup) -> dict[str, str]:
+    return {"api_endpoint": backend.control_url, "api_token": secret(backend.credential)}
+
+
+KIND = BackendKind(
+    type="pdns4", label="PowerDNS", control_key="api", control_port=8081, credential_key="apiKeyRef",
+    pool_options=_pool_options, schemes=("http", "https"),
+)
+
+
+def backend(name: str, dns: Endpoint, api: Endpoint, api_key: SecretRef, scheme: str = "http") -> BackendSpec:
+    """A PowerDNS backend spec, as the parser would build it from ``api`` and ``apiKeyRef``."""
+    return BackendSpec(name=name, kind=KIND, dns=dns, control=api, credential=api_key, scheme=scheme)
+
+
+def pdns_masters(masters: Sequence[Endpoint]) -> list[str]:
+    return [str(m) for m in masters]
+
+
+class Pdns4Driver(BackendDriver):
+    kind = KIND
+    default_workers = 8
+
+    def connect(self) -> None:
+        self.client = PdnsClient(self.backend.control, self.credential, self.backend.scheme or "http",
+                                 timeout=self.timeout, workers=self.workers)
+
+    def close(self) -> None:
+        client: PdnsClient | None = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
+    def set_masters(self, zones: Sequence[str], masters: Sequence[Endpoint], dry_run: bool) -> list[ZoneOutcome]:
+        have: dict[str, PdnsZone] = {canonical(z.name): z for z in self.client.list_zones()}
+        want = wanted_masters(masters)
+        outcomes: dict[str, ZoneOutcome] = {}
+        todo: list[str] = []
+        for name in zones:
+            zone = have.get(canonical(name))
+            if zone is None:
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.MISSING, "not on this backend")
+            elif zone.kind.lower() not in ("slave", "secondary"):
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.FAILED, f"kind {zone.kind}, not a secondary")
+            elif frozenset(parse_hostport(m) for m in zone.masters) == want:
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.UNCHANGED)
+            else:
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.CHANGED, "was " + ",".join(zone.masters))
+                todo.append(name)
+        if not dry_run:
+            new = pdns_masters(masters)
+            results = self.client.map(lambda z: self.client.set_masters(z, new), todo)
+            for name, res in zip(todo, results, strict=True):
+                if isinstance(res, PdnsNotFound):
+                    outcomes[name] = ZoneOutcome(name, ZoneStatus.MISSING, "deleted meanwhile")
+                elif isinstance(res, PdnsError):
+                    outcomes[name] = ZoneOutcome(name, ZoneStatus.FAILED, str(res))
+        return [outcomes[z] for z in zones]
+
+    def retransfer(self, zones: Sequence[str]) -> list[object]:
+        return list(self.client.map(self.client.axfr_retrieve, zones))
+
+    def create_secondary(self, zones: Sequence[tuple[str, str]], masters: Sequence[Endpoint]) -> list[object]:
+        new = pdns_masters(masters)
+
+        def create(name: str) -> None:
+            self.client.create_secondary(name, new)
+            self.client.axfr_retrieve(name)
+
+        return list(self.client.map(create, [name for name, _ in zones]))
