@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 
 lint: setup
 	$(BIN)/ruff check dnsdr tests
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check-module-size.py
 
 typecheck: setup
 	$(BIN)/mypy --strict dnsdr
@@ -33,7 +35,7 @@ integration: setup
 test: setup lint typecheck unit integration
 
 demo: setup
-	$(BIN)/python -m dnsdr.demo
+	$(BIN)/python -m dnsdr.lab.demo
 
 bench: setup
 	$(BIN)/python tests/bench/serial_sweep.py

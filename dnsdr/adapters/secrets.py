@@ -14,6 +14,10 @@ from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import SecretRef
 
 DEFAULT_SECRETS_DIR = "/etc/dnsdr/secrets"
+SECRETS_ENV = "DNSDR_SECRETS_DIR"
+# Every value resolved in this process, so that log output can be scrubbed of them (defence in depth:
+# messages are written not to carry secrets in the first place).
+_RESOLVED: set[str] = set()
 
 
 class SecretError(InvalidInput):
@@ -21,7 +25,18 @@ class SecretError(InvalidInput):
 
 
 def secrets_dir() -> Path:
-    return Path(os.environ.get("DNSDR_SECRETS_DIR", DEFAULT_SECRETS_DIR))
+    return Path(os.environ.get(SECRETS_ENV) or DEFAULT_SECRETS_DIR)
+
+
+def resolved_values() -> frozenset[str]:
+    """Secret values resolved so far in this process (for scrubbing output, never for display)."""
+    return frozenset(_RESOLVED)
+
+
+def _remember(value: str) -> str:
+    if len(value) >= 4:
+        _RESOLVED.add(value)
+    return value
 
 
 def resolve(ref: SecretRef, directory: Path | None = None) -> str:
@@ -30,7 +45,7 @@ def resolve(ref: SecretRef, directory: Path | None = None) -> str:
         value = os.environ.get(ref.env)
         if value is None:
             raise SecretError(f"environment variable {ref.env} is not set")
-        return value
+        return _remember(value)
     path = Path(ref.file) if ref.file is not None else (
         (directory or secrets_dir()) / str(ref.secret_name) / str(ref.secret_key)
     )
@@ -38,4 +53,4 @@ def resolve(ref: SecretRef, directory: Path | None = None) -> str:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SecretError(f"cannot read {ref.describe()} at {path}: {exc.strerror}") from None
-    return text[:-1] if text.endswith("\n") else text
+    return _remember(text[:-1] if text.endswith("\n") else text)

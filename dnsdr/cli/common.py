@@ -1,29 +1,50 @@
-"""What every dnsdr command shares: loading the spec, output format, exit codes, clean errors.
+"""What every dnsdr command shares: options, output, and the one place errors become exit codes.
 
-Exit codes: 0 ok; 1 invalid input or a refused/failed operation (with one clear message, never a
-traceback); 2 usage error (click's own). Messages never carry secrets.
+Exit codes: 0 ok; 1 invalid input or a failure before anything changed; 2 usage error (click's
+own); 3 drift found (``serials``); 4 refused by a safety gate, nothing changed (a dry run whose
+verdict is "refused" too); 5 failed part-way: run the same command again to resume. A user mistake
+never shows a traceback; messages never carry secrets.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-import yaml
 
-from dnsdr.adapters.backends import KINDS
+from dnsdr.adapters.secrets import SECRETS_ENV
+from dnsdr.app.settings import STATE_ENV, Settings, config_path, load_spec, state_dir
+from dnsdr.domain.errors import DnsdrError, IncompleteError, InvalidInput, RefusedError
 from dnsdr.domain.spec import DesignateDR
-from dnsdr.domain.spec_parse import SpecError, parse_designatedr
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_DRIFT = 3
+EXIT_REFUSED = 4
+EXIT_INCOMPLETE = 5
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 invalid input or could not run, 2 usage error, 3 drift found (serials), "
+    "4 refused by a safety gate (nothing changed), 5 failed part-way (run the same command again to resume)."
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("dnsdr.cli")
+
+
+def exit_code(exc: DnsdrError) -> int:
+    if isinstance(exc, RefusedError):
+        return EXIT_REFUSED
+    if isinstance(exc, IncompleteError):
+        return EXIT_INCOMPLETE
+    return EXIT_INVALID
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
@@ -31,40 +52,52 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     sys.exit(code)
 
 
-def read_yaml(path: str) -> Any:
-    """Load one YAML document from ``path`` ('-' is stdin), or exit 1 with the reason."""
+def _guarded(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text")
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        fail(f"{path}: {problem}{where}")
+        return invoke(ctx)
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except DnsdrError as exc:
+        fail(str(exc), exit_code(exc))
+    except Exception as exc:  # a bug: one line for the user, the traceback with --debug
+        log.debug("unexpected error", exc_info=True)
+        fail(f"internal error ({type(exc).__name__}: {exc}); run with --debug for the traceback")
 
 
-def load_spec(path: str) -> DesignateDR:
-    """Parse and validate the DesignateDR document at ``path``; on problems list them and exit 1."""
-    document = read_yaml(path)
-    try:
-        return parse_designatedr(document, KINDS)
-    except SpecError as exc:
-        click.echo(f"error: {path} is not a valid DesignateDR ({len(exc.problems)} problems):", err=True)
-        for line in exc.problems:
-            click.echo(f"  {line}", err=True)
-        sys.exit(EXIT_INVALID)
+class Command(click.Command):
+    """A command whose DnsdrErrors become one line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _guarded(super().invoke, ctx)
+
+
+class Group(click.Group):
+    command_class = Command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _guarded(super().invoke, ctx)
+
+
+Group.group_class = Group
 
 
 def config_option(func: F) -> F:
+    func = click.option(
+        "--secrets-dir", metavar="DIR", envvar=SECRETS_ENV, type=click.Path(file_okay=False),
+        help=f"Where secretKeyRef credentials are read, as <DIR>/<name>/<key> [${SECRETS_ENV}, "
+             "default /etc/dnsdr/secrets].",
+    )(func)
     return click.option(
-        "-c", "--config", "config", required=True, metavar="FILE",
-        type=click.Path(dir_okay=False, allow_dash=True),
-        help="The DesignateDR document (the YAML you would `kubectl apply`).",
+        "-c", "--config", "config", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
+        help="The DesignateDR document (the YAML you would `kubectl apply`) [$DNSDR_CONFIG, "
+             "default /etc/dnsdr/designatedr.yaml].",
+    )(func)
+
+
+def state_dir_option(func: F) -> F:
+    return click.option(
+        "--state-dir", metavar="DIR", envvar=STATE_ENV,
+        help=f"Where the journal, lease, history and cluster record live [${STATE_ENV}, default /var/lib/dnsdr].",
     )(func)
 
 
@@ -75,5 +108,19 @@ def output_option(func: F) -> F:
     )(func)
 
 
+def spec_and_settings(config: str | None, secrets_dir: str | None,
+                      state: str | None = None) -> tuple[str, DesignateDR, Settings]:
+    try:
+        path = config_path(config)
+    except InvalidInput as exc:  # nothing given and nothing at the default place: a usage error
+        raise click.UsageError(str(exc)) from None
+    spec = load_spec(path)
+    return path, spec, Settings(state_dir=state_dir(state), secrets_dir=Path(secrets_dir) if secrets_dir else None)
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")

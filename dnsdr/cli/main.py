@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from dnsdr.cli import logs
+from dnsdr.cli.common import EXIT_CODES_HELP, Group
+from dnsdr.cli.history import history_command, journal
 from dnsdr.cli.lab import lab
 from dnsdr.cli.operations import promote, rejoin, switchover
 from dnsdr.cli.pools import pools
@@ -14,21 +17,23 @@ from dnsdr.cli.status import status
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="dnsdr")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log what dnsdr does (info level) on stderr.")
+@click.option("--debug", is_flag=True, help="Log everything, with tracebacks of unexpected errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log line format; json lines carry run_id, step and region.")
+def cli(verbose: int, debug: bool, log_format: str) -> None:
     """dnsdr: disaster recovery for OpenStack Designate.
 
     Observes replication and zone serials, renders pools.yml for any state of the world, and fails
     over, switches over and rejoins regions safely. Every command reads the DesignateDR document
     given with -c (the same YAML the Kubernetes operator serves).
-
-    \b
-    Exit codes: 0 ok, 1 invalid input or refused/failed operation, 2 usage error.
     """
+    logs.configure(verbose, debug, log_format)
 
 
-for command in (status, serials, pools, spec, promote, switchover, rejoin, lab):
+for command in (status, serials, pools, spec, promote, switchover, rejoin, history_command, journal, lab):
     cli.add_command(command)
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from dnsdr.adapters.secrets import SecretError, resolve
-from dnsdr.cli.common import config_option, fail, load_spec, read_yaml
-from dnsdr.domain.pools import StateError, WorldState, redacted, render_pools_yaml
+from dnsdr.adapters.secrets import SecretError
+from dnsdr.app.settings import read_yaml
+from dnsdr.cli.common import Group, config_option, fail, spec_and_settings
+from dnsdr.domain.pools import WorldState, redacted, render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
 
 
-@click.group()
+@click.group(cls=Group)
 def pools() -> None:
     """Render and validate Designate pools.yml files."""
 
@@ -27,7 +28,8 @@ def pools() -> None:
 @click.option("-o", "--output-file", "output_file", metavar="FILE",
               type=click.Path(dir_okay=False, writable=True),
               help="Write to FILE (mode 0600, with real API tokens) instead of stdout.")
-def render(config: str, primary: str | None, lost: tuple[str, ...], output_file: str | None) -> None:
+def render(config: str | None, secrets_dir: str | None, primary: str | None, lost: tuple[str, ...],
+           output_file: str | None) -> None:
     """Render the pools.yml that Designate needs in a given state.
 
     \b
@@ -37,15 +39,13 @@ def render(config: str, primary: str | None, lost: tuple[str, ...], output_file:
     On stdout, API tokens are shown as REDACTED; with -o they are resolved from their references
     and written to a private file ready for `designate-manage pool update --file`.
     """
-    spec = load_spec(config)
+    _, spec, settings = spec_and_settings(config, secrets_dir)
     state = WorldState(primary=primary or spec.primary_region, lost=frozenset(lost))
+    if output_file is None:
+        click.echo(render_pools_yaml(spec, state, redacted), nl=False)
+        return
     try:
-        if output_file is None:
-            click.echo(render_pools_yaml(spec, state, redacted), nl=False)
-            return
-        text = render_pools_yaml(spec, state, resolve)
-    except StateError as exc:
-        fail(str(exc))
+        text = render_pools_yaml(spec, state, settings.resolver)
     except SecretError as exc:
         fail(f"cannot resolve a credential: {exc}")
     path = Path(output_file)

@@ -6,13 +6,10 @@ import sys
 
 import click
 
-from dnsdr.adapters.designate_db import DesignateDBError, read_zones
-from dnsdr.adapters.dns_prober import ProbeOptions, sweep
-from dnsdr.cli.common import EXIT_INVALID, EXIT_OK, config_option, echo_json, fail, load_spec, output_option
-from dnsdr.cli.status import observe_all, observed_primary
-from dnsdr.domain.serials import CLASSES, PairResult, SweepReport, targets_from_spec
-
-EXIT_DRIFT = 3
+from dnsdr.adapters.dns_prober import ProbeOptions
+from dnsdr.app.serials import sweep_serials
+from dnsdr.cli.common import EXIT_DRIFT, EXIT_OK, Command, config_option, echo_json, output_option, spec_and_settings
+from dnsdr.domain.serials import CLASSES, PairResult, SweepReport
 
 
 def _describe(p: PairResult) -> str:
@@ -42,7 +39,7 @@ def _table(report: SweepReport, worst: int) -> None:
     click.echo("\nall in sync" if report.in_sync and not stuck else "")
 
 
-@click.command("serials")
+@click.command("serials", cls=Command)
 @config_option
 @click.option("--region", "regions", metavar="REGION", multiple=True,
               help="Sweep only this region's nameservers; repeat for several (default: every region).")
@@ -61,8 +58,8 @@ def _table(report: SweepReport, worst: int) -> None:
               help="Pairs not in sync to list per target.")
 @click.option("--pairs", is_flag=True, help="With -o json, include every (zone, target) pair.")
 @output_option
-def serials(config: str, regions: tuple[str, ...], db_region: str | None, timeout: float, retries: int,
-            rate: float, window: int, worst: int, pairs: bool, output: str) -> None:
+def serials(config: str | None, secrets_dir: str | None, regions: tuple[str, ...], db_region: str | None,
+            timeout: float, retries: int, rate: float, window: int, worst: int, pairs: bool, output: str) -> None:
     """Compare every live zone's SOA serial on every DNS target with Designate's database.
 
     Each (zone, target) pair is in_sync, behind (serial < database), ahead (serial > database: lost
@@ -78,30 +75,13 @@ def serials(config: str, regions: tuple[str, ...], db_region: str | None, timeou
       1  could not run (bad spec, database unreachable, ...)
       2  usage error
     """
-    spec = load_spec(config)
-    for r in (*regions, *((db_region,) if db_region else ())):
-        if r not in spec.region_names:
-            fail(f"unknown region {r!r}; the spec has {', '.join(spec.region_names)}")
-    source = spec.region(db_region or observed_primary(spec, observe_all(spec)))
-    if source.database is None:
-        fail(f"region {source.name} has no database in the spec; choose one with --db-region")
-    targets = targets_from_spec(spec, regions or None)
-    if not targets:
-        fail("no nameservers to sweep in the chosen regions")
-    try:
-        zones = read_zones(source.database, timeout=max(timeout * 5, 5.0))
-    except DesignateDBError as exc:
-        fail(str(exc))
+    _, spec, settings = spec_and_settings(config, secrets_dir)
     options = ProbeOptions(timeout=timeout, retries=retries, rate=rate or None, window=window)
-    try:
-        report = sweep(zones, targets, options)
-    except OSError as exc:
-        fail(f"sweep failed: {exc.strerror or exc}", EXIT_INVALID)
+    result = sweep_serials(spec, settings.resolver, regions, db_region, options)
     if output == "json":
-        doc = report.to_dict(worst=worst, include_pairs=pairs)
-        doc["database_region"] = source.name
+        doc = result.report.to_dict(worst=worst, include_pairs=pairs)
+        doc["database_region"] = result.database_region
         echo_json(doc)
     else:
-        _table(report, worst)
-    drift = not report.in_sync or any(z.status == "ERROR" for z in report.zones)
-    sys.exit(EXIT_DRIFT if drift else EXIT_OK)
+        _table(result.report, worst)
+    sys.exit(EXIT_DRIFT if result.drift else EXIT_OK)

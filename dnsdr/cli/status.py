@@ -1,89 +1,14 @@
-"""``dnsdr status``: each region's database state (more rows, zone serials and Designate, come later).
-
-The database part is two plain functions other status sections can reuse:
-:func:`database_status` (observe every region's database, never raising for an unreachable one) and
-:func:`database_table` (render those rows as text).
-"""
+"""``dnsdr status``: each region's database, who is primary and whether everyone agrees, the recorded
+epoch and any unfinished run, and the zone serial drift per target."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
 
-from dnsdr.adapters.designate_db import DesignateDBError, read_zones
-from dnsdr.adapters.dns_prober import sweep
-from dnsdr.adapters.mysql import DatabaseAdapter, Timeouts, adapter_for
-from dnsdr.adapters.secrets import SecretError
-from dnsdr.cli.common import config_option, echo_json, load_spec, output_option
-from dnsdr.domain.replication import ReplicationState, assess, errant_transactions, transactions_behind
-from dnsdr.domain.serials import targets_from_spec
-from dnsdr.domain.spec import DatabaseSpec, DesignateDR
-
-AdapterFactory = Callable[[DatabaseSpec], DatabaseAdapter]
-
-
-def _default_factory(spec: DatabaseSpec) -> DatabaseAdapter:
-    return adapter_for(spec, timeouts=Timeouts(connect=3, read=10, write=10))
-
-
-def _observe(region: str, db: DatabaseSpec, factory: AdapterFactory) -> ReplicationState:
-    try:
-        return factory(db).observe()
-    except SecretError as exc:
-        return ReplicationState.unreachable(str(db.endpoint), db.flavour.value, f"credentials: {exc}", "configuration")
-
-
-def observed_primary(spec: DesignateDR, states: dict[str, ReplicationState]) -> str:
-    """The region whose database is the one writable non-replica; the spec's primary if that is unclear.
-
-    After a failover the spec still names the old primary; the servers say who it is now.
-    """
-    writable = [name for name, st in states.items() if st.writable and not st.is_replica]
-    return writable[0] if len(writable) == 1 else spec.primary_region
-
-
-def observe_all(spec: DesignateDR, factory: AdapterFactory | None = None) -> dict[str, ReplicationState]:
-    factory = factory or _default_factory
-    regions = [r for r in spec.database_regions if r.database]
-    with ThreadPoolExecutor(max_workers=max(1, len(regions))) as pool:
-        futures = [pool.submit(_observe, r.name, r.database, factory) for r in regions if r.database]
-        return {r.name: f.result() for r, f in zip(regions, futures, strict=True)}
-
-
-def database_status(spec: DesignateDR, factory: AdapterFactory | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready row per region with a database: role, health verdict, state, distance, errant."""
-    regions = spec.database_regions
-    states = observe_all(spec, factory)
-    primary_name = observed_primary(spec, states)
-    primary = states.get(primary_name)
-    rows = []
-    for r in regions:
-        state = states[r.name]
-        expect_replica = r.name != primary_name
-        verdict = assess(state, expect_replica=expect_replica, max_lag_seconds=spec.policy.max_lag_seconds,
-                         semi_sync_required=spec.policy.semi_sync_required)
-        behind: int | None = None
-        errant: list[str] | None = None
-        if expect_replica and primary is not None and primary.reachable and state.reachable:
-            behind = transactions_behind(state, primary)
-            errant = list(errant_transactions(state, primary))
-        health, reasons = verdict.health.value, list(verdict.reasons)
-        if errant:
-            health = "unhealthy"
-            reasons.insert(0, f"holds transactions the primary never had (errant): {', '.join(errant)}")
-        rows.append({
-            "region": r.name,
-            "role": "replica" if expect_replica else "primary",
-            "health": health,
-            "reasons": reasons,
-            "transactions_behind_primary": behind,
-            "errant": errant,
-            "state": state.to_dict(),
-        })
-    return rows
+from dnsdr.app.observe import Observation, Observer
+from dnsdr.cli.common import Command, config_option, echo_json, output_option, spec_and_settings, state_dir_option
 
 
 def _yn(value: bool | None) -> str:
@@ -123,20 +48,6 @@ def database_table(rows: list[dict[str, Any]]) -> str:
     return text + ("\n" + "\n".join(notes) if notes else "")
 
 
-def serial_summary(spec: DesignateDR, primary: str) -> dict[str, Any]:
-    """Zone serial drift per target against the primary's Designate database (never raises)."""
-    db = spec.region(primary).database
-    if db is None:
-        return {"error": f"region {primary} has no database"}
-    try:
-        zones = read_zones(db, timeout=5.0)
-        report = sweep(zones, targets_from_spec(spec))
-    except (DesignateDBError, SecretError, OSError) as exc:
-        return {"error": str(exc)}
-    return {"database_region": primary, "zones": len(zones), "in_sync": report.in_sync,
-            "per_target": report.per_target(), "stuck": len(report.stuck_zones())}
-
-
 def serial_table(summary: dict[str, Any]) -> str:
     if "error" in summary:
         return f"zone serials: not swept ({summary['error']})"
@@ -149,24 +60,46 @@ def serial_table(summary: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-@click.command("status")
+def operation_lines(obs: Observation) -> list[str]:
+    """Primary, epoch, agreement and unfinished runs, as the few lines above the table."""
+    cluster = obs.cluster
+    recorded = (f"recorded primary {cluster.primary}, epoch {cluster.epoch}"
+                + (f", lost {','.join(cluster.lost)}" if cluster.lost else "")) if cluster else "no operation recorded"
+    lines = [f"primary: {obs.primary} ({recorded})"]
+    if obs.state_error:
+        lines.append(f"state store: cannot read ({obs.state_error})")
+    for reason in obs.agreement.reasons:
+        lines.append(f"DISAGREE: {reason}")
+    op = obs.operation
+    if op is not None:
+        at = op.last_step
+        lines.append(f"UNFINISHED: {op.operation} {op.from_region}->{op.to_region} (run {op.run_id}) {op.outcome.value}"
+                     + (f" at {at.name}: {at.detail}" if at and at.detail else f" at {at.name}" if at else "")
+                     + "; run the same command again to resume, or `dnsdr journal abandon`")
+    return lines
+
+
+@click.command("status", cls=Command)
 @config_option
+@state_dir_option
 @output_option
 @click.option("--no-serials", is_flag=True, help="Skip the zone serial sweep (databases only).")
-def status(config: str, output: str, no_serials: bool) -> None:
-    """Show each region's database (role, health, replication, lag, semi-sync, GTID) and zone serial drift.
+def status(config: str | None, secrets_dir: str | None, state_dir: str | None, output: str, no_serials: bool) -> None:
+    """Show who is primary, each region's database (role, health, replication, lag, semi-sync, GTID),
+    the recorded epoch, any unfinished run, and zone serial drift.
 
     The primary is the region whose database is writable and not a replica (after a failover that
-    is not the spec's primaryRegion). Unreachable servers are shown as such. Exit code 0 whatever
-    the health (this is a report; `dnsdr serials` exits 3 on drift).
+    is not the spec's primaryRegion); a disagreement between the servers, the recorded state and
+    the spec is shown. Unreachable servers are rows. Exit code 0 whatever the health (this is a
+    report; `dnsdr serials` exits 3 on drift).
     """
-    spec = load_spec(config)
-    rows = database_status(spec)
-    primary = next((r["region"] for r in rows if r.get("role") == "primary"), spec.primary_region)
-    summary = None if no_serials else serial_summary(spec, primary)
+    _, spec, settings = spec_and_settings(config, secrets_dir, state_dir)
+    observer = Observer(spec, settings.resolver)
+    obs = observer.observe(settings.store(spec), with_serials=not no_serials)
     if output == "json":
-        echo_json({"name": spec.name, "primary_region": primary, "databases": rows, "serials": summary})
-    else:
-        click.echo(database_table(rows))
-        if summary is not None:
-            click.echo("\n" + serial_table(summary))
+        echo_json(obs.to_dict())
+        return
+    click.echo("\n".join(operation_lines(obs)) + "\n")
+    click.echo(database_table([r.to_dict() for r in obs.databases]))
+    if obs.serials is not None:
+        click.echo("\n" + serial_table(obs.serials.to_dict()))

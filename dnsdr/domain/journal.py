@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REFUSED = "refused"
+    ABANDONED = "abandoned"  # an unfinished run a person chose not to resume (``dnsdr journal abandon``)
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Journal:
     finished_at: float | None = None
     epoch: int | None = None
     notes: list[str] = field(default_factory=list)
+    spec_name: str = ""
+    lease_token: int | None = None
 
     def record(self, name: str) -> StepRecord:
         for s in self.steps:
@@ -89,7 +92,22 @@ class Journal:
             to_region=data["to_region"], fingerprint=data["fingerprint"], started_at=float(data["started_at"]),
             forces=list(data.get("forces", [])), steps=steps, outcome=Outcome(data.get("outcome", "running")),
             finished_at=data.get("finished_at"), epoch=data.get("epoch"), notes=list(data.get("notes", [])),
+            spec_name=str(data.get("spec_name", "")), lease_token=data.get("lease_token"),
         )
+
+    @property
+    def changed_anything(self) -> bool:
+        """Whether a step that changes something started: until then the run can be dropped safely."""
+        return any(s.status is not StepStatus.PENDING and s.name != "assess" for s in self.steps)
+
+    @property
+    def last_step(self) -> StepRecord | None:
+        """The step the run stopped at (failed or started), else the last one done."""
+        for s in self.steps:
+            if s.status in (StepStatus.FAILED, StepStatus.STARTED):
+                return s
+        done = [s for s in self.steps if s.status is not StepStatus.PENDING]
+        return done[-1] if done else None
 
 
 @dataclass

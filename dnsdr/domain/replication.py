@@ -244,6 +244,22 @@ def errant_transactions(candidate: ReplicationState, source: ReplicationState) -
     )
 
 
+def self_written(state: ReplicationState) -> tuple[str, ...]:
+    """Errant transactions a MariaDB replica shows without its source: GTIDs it wrote itself.
+
+    With ``gtid_strict_mode``, the replica's own server_id as the newest GTID of a domain in its
+    binlog means a client wrote on it while it was a replica. Used when the source cannot be
+    observed (a failover); MySQL has no equivalent rule here.
+    """
+    if not state.reachable or state.channel is None or state.server_id is None or state.flavour == "mysql":
+        return ()
+    try:
+        newest = gtid.parse_mariadb_gtids(state.gtid_binlog_pos)
+    except gtid.GtidParseError:
+        return ()
+    return tuple(str(g) for g in newest if g.server_id == state.server_id)
+
+
 def to_view(region: str, state: ReplicationState, errant: tuple[str, ...] = ()) -> DatabaseView:
     """Distil an observation into what the safety gates read."""
     ch = state.channel

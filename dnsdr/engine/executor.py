@@ -3,41 +3,28 @@
 For every step the handler's precondition runs first (it may refuse or skip), then its check: if
 the effect is already there (a resumed run, a repeated command) the step is recorded as done
 without acting again. Otherwise the action runs and the check must then prove the effect. A run
-killed anywhere is resumed by running the same command again: done steps are not repeated.
+killed anywhere is resumed by running the same command again: done steps are not repeated. The
+run holds the state store's lease throughout; if the lease is lost it stops before the next step.
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dnsdr.adapters.journal_store import JournalStore
+from dnsdr.adapters.state import StateStore, holder_id
+from dnsdr.adapters.state.base import LeaseKeeper
 from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, StepStatus
 from dnsdr.domain.plan import Plan, Step, StepKind
-from dnsdr.domain.safety import Force, Verdict
+from dnsdr.domain.safety import Force
+from dnsdr.engine.context import RunContext
+from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
 
 # Fault injection for the crash-resume tests: "after-act:<step>" or "after-done:<step>".
 CRASH_ENV = "DNSDR_FAULT_CRASH"
-
-
-class Refused(Exception):
-    """A safety gate refused; ``verdict`` says why and what --force could override."""
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__("; ".join(r.render() for r in verdict.refusals))
-        self.verdict = verdict
-
-
-class StepFailed(Exception):
-    """A step's action failed or its check could not prove the effect."""
-
-
-class Skip(Exception):
-    """The step does not apply (e.g. the server to fence is unreachable); the reason is journaled."""
 
 
 class StepHandler(Protocol):
@@ -68,20 +55,33 @@ def _crash_if_asked(moment: str, step: Step) -> None:
         os._exit(137)
 
 
+def unfinished_message(journal: Journal) -> str:
+    """Why a different operation cannot start, and the two ways out."""
+    at = journal.last_step
+    where = f" at step {at.name} ({at.status.value})" if at else ""
+    return (f"an unfinished {journal.operation} {journal.from_region}->{journal.to_region} (run {journal.run_id}) "
+            f"stopped{where}; finish it by running that same command again, or drop it knowingly with "
+            "`dnsdr journal abandon`")
+
+
 class Executor:
     def __init__(
-        self, plan: Plan, store: JournalStore, handlers: Mapping[StepKind, StepHandler],
+        self, plan: Plan, store: StateStore, handlers: Mapping[StepKind, StepHandler],
         forces: frozenset[Force] = frozenset(), on_event: EventSink | None = None,
-        clock: Callable[[], float] = time.time,
+        ctx: RunContext | None = None, holder: str | None = None,
     ) -> None:
         self.plan = plan
         self.store = store
         self.handlers = handlers
         self.forces = forces
         self.on_event = on_event or (lambda *_: None)
-        self.clock = clock
-        self.risks: list[str] = []
+        self.ctx = ctx or RunContext()
+        self.holder = holder or holder_id()
         self.journal: Journal | None = None
+
+    @property
+    def risks(self) -> list[str]:
+        return self.ctx.risks
 
     def _journal(self) -> tuple[Journal, bool]:
         existing = self.store.load_journal()
@@ -91,30 +91,32 @@ class Executor:
                 existing.outcome, existing.finished_at = Outcome.RUNNING, None
                 existing.forces = sorted(set(existing.forces) | {f.value for f in self.forces})
                 return existing, True
-            if existing.outcome is Outcome.RUNNING:
-                raise StepFailed(
-                    f"an unfinished {existing.operation} {existing.from_region}->{existing.to_region} "
-                    f"(run {existing.run_id}) is journaled; finish it by running the same command again"
-                )
+            if existing.changed_anything:
+                raise EngineError(unfinished_message(existing))
         journal = Journal(
             run_id=uuid.uuid4().hex[:12], operation=self.plan.operation.value, from_region=self.plan.from_region,
-            to_region=self.plan.to_region, fingerprint=self.plan.fingerprint, started_at=self.clock(),
+            to_region=self.plan.to_region, fingerprint=self.plan.fingerprint, started_at=self.ctx.wall(),
             forces=sorted(f.value for f in self.forces), steps=[StepRecord(s.name) for s in self.plan.steps],
+            spec_name=self.plan.spec_name,
         )
         return journal, False
 
     def run(self) -> RunResult:
-        with self.store.lock():
+        with self.store.hold(self.holder) as keeper:
             journal, resumed = self._journal()
             self.journal = journal
+            self.ctx.run_id = journal.run_id
+            self.ctx.epoch = journal.epoch
+            journal.lease_token = keeper.token
             self.store.save_journal(journal)
             try:
                 for step in self.plan.steps:
+                    keeper.check()
                     record = journal.record(step.name)
                     if record.status in (StepStatus.DONE, StepStatus.SKIPPED):
                         self.on_event("already", step, record)
                         continue
-                    self._run_step(journal, step, record)
+                    self._run_step(journal, step, record, keeper)
             except Refused as exc:
                 self._finish(journal, Outcome.REFUSED, str(exc))
                 raise
@@ -125,9 +127,9 @@ class Executor:
             self._record_cluster(journal)
             return RunResult(journal, resumed, self.risks)
 
-    def _run_step(self, journal: Journal, step: Step, record: StepRecord) -> None:
+    def _run_step(self, journal: Journal, step: Step, record: StepRecord, keeper: LeaseKeeper) -> None:
         handler = self.handlers[step.kind]
-        record.status, record.started_at, record.finished_at = StepStatus.STARTED, self.clock(), None
+        record.status, record.started_at, record.finished_at = StepStatus.STARTED, self.ctx.wall(), None
         record.attempts += 1
         self.store.save_journal(journal)
         self.on_event("start", step, record)
@@ -137,6 +139,7 @@ class Executor:
             if missing is None:
                 detail = "already in effect"
             else:
+                keeper.check()
                 detail = handler.act(step)
                 _crash_if_asked("after-act", step)
                 missing = handler.check(step)
@@ -146,23 +149,25 @@ class Executor:
         except Skip as exc:
             record.status, detail = StepStatus.SKIPPED, str(exc)
         except (Refused, StepFailed) as exc:
-            record.status, record.detail, record.finished_at = StepStatus.FAILED, str(exc), self.clock()
-            self.store.save_journal(journal)
-            self.on_event("failed", step, record)
+            self._failed(journal, step, record, str(exc))
             raise
         except Exception as exc:
-            record.status, record.finished_at = StepStatus.FAILED, self.clock()
-            record.detail = f"{type(exc).__name__}: {exc}"
-            self.store.save_journal(journal)
-            self.on_event("failed", step, record)
+            self._failed(journal, step, record, f"{type(exc).__name__}: {exc}")
             raise StepFailed(f"{step.name}: {exc}") from exc
-        record.detail, record.finished_at = detail, self.clock()
+        record.detail, record.finished_at = detail, self.ctx.wall()
+        journal.epoch = self.ctx.epoch
         self.store.save_journal(journal)
         _crash_if_asked("after-done", step)
         self.on_event("done", step, record)
 
+    def _failed(self, journal: Journal, step: Step, record: StepRecord, detail: str) -> None:
+        record.status, record.detail, record.finished_at = StepStatus.FAILED, detail, self.ctx.wall()
+        journal.epoch = self.ctx.epoch
+        self.store.save_journal(journal)
+        self.on_event("failed", step, record)
+
     def _finish(self, journal: Journal, outcome: Outcome, note: str) -> None:
-        journal.outcome, journal.finished_at = outcome, self.clock()
+        journal.outcome, journal.finished_at = outcome, self.ctx.wall()
         if note:
             journal.notes.append(note)
         journal.notes.extend(r for r in self.risks if r not in journal.notes)

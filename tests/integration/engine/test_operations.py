@@ -102,7 +102,7 @@ def state_dir(tmp_path: Path) -> Path:
 def test_dry_run_changes_nothing(healthy_lab: Lab, state_dir: Path) -> None:
     before = db_snapshot(healthy_lab)
     result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--dry-run")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # the verdict is "refused": exit 4, nothing changed
     assert "Plan: failover r1 -> r2" in result.stdout and "would be REFUSED" in result.stdout
     assert "Dry run: nothing was changed." in result.stdout
     assert db_snapshot(healthy_lab) == before
@@ -112,7 +112,7 @@ def test_dry_run_changes_nothing(healthy_lab: Lab, state_dir: Path) -> None:
 def test_promote_refuses_while_the_old_primary_is_healthy(healthy_lab: Lab, state_dir: Path) -> None:
     before = db_snapshot(healthy_lab)
     result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes", "--force", "errant-transactions")
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "reachable and writable" in result.stderr and "cannot be forced" in result.stderr
     assert "Traceback" not in result.stderr
     assert db_snapshot(healthy_lab) == before
@@ -129,7 +129,7 @@ def test_promote_refuses_a_candidate_with_errant_transactions(healthy_lab: Lab, 
         s.run("SET GLOBAL read_only = 1")
     healthy_lab.kill("r1")
     result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes")
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 4, result.stdout
     assert "errant" in result.stderr and "--force errant-transactions" in result.stderr
     after = observe(spec, "r2")
     assert after.is_replica and not after.writable
@@ -195,7 +195,7 @@ def test_a_run_killed_after_each_step_resumes_to_exactly_one_promotion(healthy_l
     epoch = read_epoch(adapter_for(db))
     assert epoch is not None and epoch.epoch == 1  # one bump: one promotion, whatever the crashes
     assert observe(spec, "r2").writable
-    history = list((state_dir / "history").glob("*.json"))
+    history = list((state_dir / "history" / "lab").glob("*.json"))
     assert len(history) == 1  # one run, resumed each time
 
 

@@ -14,12 +14,13 @@ import pytest
 import yaml
 
 from dnsdr.adapters.backends import KINDS
-from dnsdr.adapters.journal_store import JournalStore
+from dnsdr.adapters.state import FileStateStore as JournalStore
 from dnsdr.domain.journal import Outcome, StepStatus
 from dnsdr.domain.plan import Plan, Step, StepKind, failover_plan
 from dnsdr.domain.safety import Refusal, Verdict
 from dnsdr.domain.spec_parse import parse_designatedr
-from dnsdr.engine.executor import Executor, Refused, Skip, StepFailed
+from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
+from dnsdr.engine.executor import Executor
 from tests.conftest import EXAMPLE
 
 
@@ -121,11 +122,46 @@ def test_skipped_steps_are_journaled_with_their_reason(tmp_path: Path, plan: Pla
     assert record.status is StepStatus.SKIPPED and record.detail == "unreachable"
 
 
+def test_a_different_operation_cannot_start_over_an_unfinished_one(tmp_path: Path, plan: Plan) -> None:
+    store, world = JournalStore(tmp_path, "x"), World()
+    world.fail_once.add("apply-pools")
+    with pytest.raises(StepFailed):
+        executor(plan, store, world).run()
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
+    other = failover_plan(spec, "r2", "r1")
+    with pytest.raises(EngineError, match=r"unfinished failover r1->r2 .* at step apply-pools.*journal abandon"):
+        executor(other, store, world).run()
+
+
+def test_a_failed_run_that_changed_nothing_is_replaced_silently(tmp_path: Path, plan: Plan) -> None:
+    store, world = JournalStore(tmp_path, "x"), World()
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
+
+    class FailAssess(Handler):
+        def precondition(self, step: Step) -> None:
+            if step.kind is StepKind.ASSESS:
+                raise StepFailed("r1 unreachable")
+
+    with pytest.raises(StepFailed):
+        Executor(plan, store, {k: FailAssess(world) for k in StepKind}).run()
+    assert world.actions == []
+    result = Executor(failover_plan(spec, "r2", "r1"), store, {k: Handler(world) for k in StepKind}).run()
+    assert result.succeeded and not result.resumed
+
+
+def test_the_journal_records_the_lease_token_and_the_spec_name(tmp_path: Path, plan: Plan) -> None:
+    store, world = JournalStore(tmp_path, "x"), World()
+    first = executor(plan, store, world).run().journal
+    second = executor(plan, store, world).run().journal
+    assert first.lease_token == 1 and second.lease_token == 2
+    assert first.spec_name == plan.spec_name
+
+
 CRASHER = """
 import sys, yaml
 from pathlib import Path
 from dnsdr.adapters.backends import KINDS
-from dnsdr.adapters.journal_store import JournalStore
+from dnsdr.adapters.state import FileStateStore as JournalStore
 from dnsdr.domain.plan import failover_plan, StepKind
 from dnsdr.domain.spec_parse import parse_designatedr
 from dnsdr.engine.executor import Executor

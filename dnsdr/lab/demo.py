@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "manifests" / "examples" / "designatedr.yaml"
 LAB = ROOT / ".lab"
 DNSDR = str(Path(sys.executable).parent / "dnsdr")
@@ -55,9 +55,9 @@ def main() -> int:
     try:
         banner("region r1 crashes")
         run(*lab, "kill", "r1")
-        run("status", "-c", spec, "--no-serials")
+        run("status", "-c", spec, "--state-dir", state, "--no-serials")
         banner("what a failover would do (dry run: changes nothing)")
-        run("promote", "-c", spec, "--state-dir", state, "--region", "r2", "--dry-run")
+        run("promote", "-c", spec, "--state-dir", state, "--region", "r2", "--dry-run")  # allowed: exit 0
         banner("failover to r2")
         run("promote", "-c", spec, "--state-dir", state, "--region", "r2", "--yes")
         banner("every zone on r2's targets")
@@ -65,7 +65,8 @@ def main() -> int:
         banner("r1 comes back and rejoins as a replica of r2")
         run(*lab, "start", "r1", check=False)
         run("rejoin", "-c", spec, "--state-dir", state, "--region", "r1", "--yes")
-        run("status", "-c", spec)
+        run("status", "-c", spec, "--state-dir", state)
+        run("history", "-c", spec, "--state-dir", state, "--no-steps")
     finally:
         if not os.environ.get("DNSDR_DEMO_KEEP"):
             banner("lab down")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dnsdr.adapters.mysql import DatabaseError, OperationRefused, repoint
 from dnsdr.adapters.mysql.epoch import EpochRecord, read_epoch, write_epoch
-from dnsdr.domain.plan import Operation, Step, StepKind
+from dnsdr.domain.plan import Operation, Step
 from dnsdr.domain.safety import Force, catch_up_gate
-from dnsdr.engine.executor import Refused, Skip, StepFailed, StepHandler
-from dnsdr.engine.handler_base import ActedOnce, Handler
-from dnsdr.engine.runtime import Runtime
+from dnsdr.engine.errors import Refused, Skip, StepFailed
+from dnsdr.engine.steps.base import ActedOnce, Handler
 
 
 class Assess(ActedOnce):
@@ -19,10 +18,10 @@ class Assess(ActedOnce):
         if not verdict.allowed:
             raise Refused(verdict)
         for risk in verdict.risks:
-            self.rt.risk(risk)
+            self.ctx.add_risk(risk)
 
     def act(self, step: Step) -> str:
-        self.rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         plan = self.rt.plan
         return f"gates passed for {plan.operation.value} {plan.from_region} -> {plan.to_region}"
 
@@ -36,7 +35,7 @@ class FenceDatabase(Handler):
             raise StepFailed(f"{step.region}'s database is unreachable: {state.error}")
 
     def check(self, step: Step) -> str | None:
-        if step.name in self.rt.acted:
+        if step.name in self.ctx.acted:
             return None
         state = self.rt.node(step.region).observe()
         return "still writable" if state.writable else ("sessions not yet killed" if state.reachable else None)
@@ -45,7 +44,7 @@ class FenceDatabase(Handler):
         result = self.rt.node(step.region).fence()
         if not result.write_refused:
             raise StepFailed(f"fence of {step.region} not proven: {result.proof}")
-        self.rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         return result.message
 
 
@@ -55,7 +54,7 @@ class CatchUp(Handler):
             raise StepFailed(f"{step.region}'s database became unreachable")
 
     def check(self, step: Step) -> str | None:
-        if step.name in self.rt.acted:
+        if step.name in self.ctx.acted:
             return None
         state = self.rt.node(step.region).observe()
         return None if not state.is_replica else "relay log not yet confirmed applied"
@@ -73,8 +72,8 @@ class CatchUp(Handler):
         if not verdict.allowed:
             raise Refused(verdict)
         for risk in verdict.risks:
-            rt.risk(risk)
-        rt.acted.add(step.name)
+            self.ctx.add_risk(risk)
+        self.ctx.acted.add(step.name)
         return result.message
 
 
@@ -99,28 +98,19 @@ class Promote(Handler):
 
 
 class BumpEpoch(Handler):
-    def _run_id(self) -> str:
-        assert self.rt.executor is not None and self.rt.executor.journal is not None
-        return self.rt.executor.journal.run_id
-
     def check(self, step: Step) -> str | None:
         record = read_epoch(self.rt.node(step.region))
-        if record is not None and record.run_id == self._run_id():
-            self._note(record.epoch)
+        if record is not None and record.run_id == self.ctx.run_id:
+            self.ctx.record_epoch(record.epoch)
             return None
         return "epoch not bumped by this run"
-
-    def _note(self, epoch: int) -> None:
-        assert self.rt.executor is not None and self.rt.executor.journal is not None
-        self.rt.executor.journal.epoch = epoch
 
     def act(self, step: Step) -> str:
         node = self.rt.node(step.region)
         current = read_epoch(node)
-        cluster = self.rt.store.load_cluster()
-        epoch = max(current.epoch if current else 0, cluster.epoch if cluster else 0) + 1
-        write_epoch(node, EpochRecord(epoch, step.region, self._run_id()))
-        self._note(epoch)
+        epoch = max(current.epoch if current else 0, self.rt.recorded_epoch) + 1
+        write_epoch(node, EpochRecord(epoch, step.region, self.ctx.run_id))
+        self.ctx.record_epoch(epoch)
         return f"epoch {epoch}, primary {step.region}"
 
 
@@ -147,13 +137,3 @@ class ReplicateFrom(Handler):
             raise StepFailed(str(exc)) from None
         return result.message
 
-
-def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
-    return {
-        StepKind.ASSESS: Assess(rt),
-        StepKind.FENCE_DATABASE: FenceDatabase(rt),
-        StepKind.CATCH_UP: CatchUp(rt),
-        StepKind.PROMOTE: Promote(rt),
-        StepKind.BUMP_EPOCH: BumpEpoch(rt),
-        StepKind.REPLICATE_FROM: ReplicateFrom(rt),
-    }

@@ -1,16 +1,19 @@
-"""Base classes for step handlers: the runtime at hand, and effects only this process can vouch for."""
+"""Base classes for step handlers: the runtime and the run context at hand, and effects only this
+process can vouch for."""
 
 from __future__ import annotations
 
 from dnsdr.domain.plan import Step
+from dnsdr.engine.context import RunContext
 from dnsdr.engine.runtime import Runtime
 
 
 class Handler:
     """A step handler with no precondition unless it overrides one."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, ctx: RunContext) -> None:
         self.rt = rt
+        self.ctx = ctx
 
     def precondition(self, step: Step) -> None:
         """Nothing to check before the step by default."""
@@ -22,4 +25,4 @@ class ActedOnce(Handler):
     redone, which is safe because every action is idempotent."""
 
     def check(self, step: Step) -> str | None:
-        return None if step.name in self.rt.acted else "not done in this run yet"
+        return None if step.name in self.ctx.acted else "not done in this run yet"

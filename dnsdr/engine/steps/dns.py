@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from dnsdr.adapters.backends.base import MastersReport, ZoneStatus
@@ -11,13 +10,13 @@ from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
 from dnsdr.adapters.dns_prober import sweep
-from dnsdr.domain.plan import Step, StepKind
+from dnsdr.domain.plan import Step
 from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
 from dnsdr.domain.spec import Backend
-from dnsdr.engine.executor import StepFailed, StepHandler
-from dnsdr.engine.handler_base import ActedOnce
+from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.runtime import Runtime
+from dnsdr.engine.steps.base import ActedOnce
 
 NUDGE_EVERY = 5.0  # seconds between forced retransfers of the same zone on the same backend
 
@@ -87,7 +86,7 @@ class RewriteMasters(ActedOnce):
             if again.error or wrong:
                 raise StepFailed(f"{report.backend}: re-read after the rewrite: "
                                  f"{again.error or ', '.join(wrong[:3])} still not on the new masters")
-        rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         return (f"{len(zones)} zones: {c['changed']} changed, {c['unchanged']} already right, {len(created)} created; "
                 f"{len(report.retrieved)} retransfers queued ({report.rewrite_seconds:.2f} s rewrite, "
                 f"{len(sample)} re-read)")
@@ -96,7 +95,7 @@ class RewriteMasters(ActedOnce):
 class VerifySerials(ActedOnce):
     def act(self, step: Step) -> str:
         rt = self.rt
-        deadline = time.monotonic() + rt.verify_timeout
+        deadline = self.ctx.clock() + rt.verify_timeout
         zones = _zones(rt)
         minimum = {z.name: z.serial for z in zones}
         targets = targets_from_spec(rt.spec, _surviving(rt))
@@ -110,27 +109,27 @@ class VerifySerials(ActedOnce):
             if not laggards:
                 if ahead:
                     self._report_ahead(targets)
-                rt.acted.add(step.name)
+                self.ctx.acted.add(step.name)
                 return (f"{len(zones)} zones on {len(targets)} targets at the database's serial or later "
                         f"(round {rounds}, last sweep {report.seconds:.2f} s)")
-            if time.monotonic() > deadline:
+            if self.ctx.clock() > deadline:
                 raise StepFailed(f"{len(laggards)} zone copies did not converge within {rt.verify_timeout:g} s: "
                                  + "; ".join(laggards[:5]))
             self._nudge(report.pairs, targets, nudged)
-            time.sleep(0.5)
+            self.ctx.sleep(0.5)
 
     def _report_ahead(self, targets: Sequence[Target]) -> None:
         """Copies ahead of the database *now* (not of the serials read at the start): lost writes or skew."""
         report = sweep(_zones(self.rt), targets)
         ahead = [p for p in report.pairs if p.cls is PairClass.AHEAD]
         if ahead:
-            self.rt.risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old primary, "
+            self.ctx.add_risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old primary, "
                          f"or clock skew), e.g. {ahead[0].zone} on {ahead[0].target}")
 
     def _nudge(self, pairs: Sequence[PairResult], targets: Sequence[Target],
                nudged: dict[tuple[str, str], float]) -> None:
         """Force a transfer of zones that are behind or ahead, at most every NUDGE_EVERY seconds."""
-        now = time.monotonic()
+        now = self.ctx.clock()
         backend_of = {t.name: b.name for t in targets for r in self.rt.spec.regions if r.name == t.region
                       for b in r.backends if (b.dns.host, b.dns.port) == (t.host, t.port)}
         by_backend: dict[str, list[str]] = {}
@@ -151,16 +150,16 @@ class VerifyWrite(ActedOnce):
     def act(self, step: Step) -> str:
         rt = self.rt
         region = rt.region(step.region)
-        assert region.designate is not None and rt.executor is not None and rt.executor.journal is not None
-        run_id = rt.executor.journal.run_id
+        assert region.designate is not None
+        run_id = self.ctx.run_id
         api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", project_id="dnsdr")
         zone_name = f"dnsdr-canary-{rt.spec.name or 'default'}.test."
-        deadline = time.monotonic() + rt.verify_timeout
-        started = time.monotonic()
+        deadline = self.ctx.clock() + rt.verify_timeout
+        started = self.ctx.clock()
         try:
             zone = api.find_zone(zone_name) or api.create_zone(zone_name, "hostmaster@dnsdr.test")
             record = f"verify-{run_id}.{zone_name}"
-            value = f"dnsdr {run_id} {int(time.time())}"
+            value = f"dnsdr {run_id} {int(self.ctx.wall())}"
             existing = [r for r in api.list_recordsets(zone.id, name=record, type="TXT") if r.name == record]
             if not existing:
                 api.create_recordset(zone.id, record, "TXT", [f'"{value}"'], ttl=60)
@@ -178,18 +177,11 @@ class VerifyWrite(ActedOnce):
                     waiting.discard(t.name)
             if not waiting:
                 break
-            if time.monotonic() > deadline:
+            if self.ctx.clock() > deadline:
                 raise StepFailed(f"the canary {record} was not served by {', '.join(sorted(waiting))} "
                                  f"within {rt.verify_timeout:g} s")
-            time.sleep(0.25)
-        rt.acted.add(step.name)
+            self.ctx.sleep(0.25)
+        self.ctx.acted.add(step.name)
         return f"TXT {record} written via the API and served by {len(targets)} targets after " \
-               f"{time.monotonic() - started:.2f} s"
+               f"{self.ctx.clock() - started:.2f} s"
 
-
-def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
-    return {
-        StepKind.REWRITE_MASTERS: RewriteMasters(rt),
-        StepKind.VERIFY_SERIALS: VerifySerials(rt),
-        StepKind.VERIFY_WRITE: VerifyWrite(rt),
-    }

@@ -6,12 +6,12 @@ import yaml
 
 from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
 from dnsdr.adapters.service_control import ServiceControlError
-from dnsdr.domain.plan import Operation, Step, StepKind
+from dnsdr.domain.plan import Operation, Step
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
-from dnsdr.engine.executor import Skip, StepFailed, StepHandler
-from dnsdr.engine.handler_base import ActedOnce
+from dnsdr.engine.errors import Skip, StepFailed
 from dnsdr.engine.runtime import Runtime
+from dnsdr.engine.steps.base import ActedOnce
 
 
 def zone_names(rt: Runtime) -> list[str]:
@@ -27,10 +27,10 @@ class StopDesignate(ActedOnce):
             self.rt.controller(step.region).stop()
         except ServiceControlError as exc:
             if self.rt.plan.operation is Operation.FAILOVER:
-                self.rt.risk(f"Designate services in {step.region} could not be stopped: {exc}")
+                self.ctx.add_risk(f"Designate services in {step.region} could not be stopped: {exc}")
                 raise Skip(f"could not stop them ({exc}); they must stay down") from None
             raise StepFailed(str(exc)) from None
-        self.rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         return f"stopped api, producer, worker, central, mdns in {step.region}"
 
 
@@ -41,7 +41,7 @@ class RepointDesignate(ActedOnce):
             self.rt.controller(step.region).repoint(target)
         except ServiceControlError as exc:
             raise StepFailed(str(exc)) from None
-        self.rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         return f"Designate in {step.region} now uses {target} (restarted)"
 
 
@@ -74,7 +74,7 @@ class ApplyPools(ActedOnce):
             raise StepFailed(str(exc)) from None
         except ServiceControlError as exc:
             raise StepFailed(f"could not stop designate-worker before the pool update: {exc}") from None
-        rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         targets = sum(len(r.backends) for r in rt.spec.regions if r.name not in state.lost)
         return f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets); dry run passed first"
 
@@ -87,14 +87,6 @@ class RestartWorker(ActedOnce):
             self.rt.controller(step.region).restart(["worker"])
         except ServiceControlError as exc:
             raise StepFailed(str(exc)) from None
-        self.rt.acted.add(step.name)
+        self.ctx.acted.add(step.name)
         return f"designate-worker in {step.region} restarted (pool cache reloaded)"
 
-
-def handlers(rt: Runtime) -> dict[StepKind, StepHandler]:
-    return {
-        StepKind.STOP_DESIGNATE: StopDesignate(rt),
-        StepKind.REPOINT_DESIGNATE: RepointDesignate(rt),
-        StepKind.APPLY_POOLS: ApplyPools(rt),
-        StepKind.RESTART_WORKER: RestartWorker(rt),
-    }
