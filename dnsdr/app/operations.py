@@ -90,12 +90,12 @@ def plan_for(spec: DesignateDR, request: OperationRequest, store: StateStore) ->
 
 
 def prepare(spec: DesignateDR, request: OperationRequest, store: StateStore, resolver: SecretLookup,
-            runtime_factory: Callable[..., Runtime] = Runtime) -> Prepared | NothingToDo:
+            runtime_factory: Callable[..., Runtime] | None = None) -> Prepared | NothingToDo:
     planned = plan_for(spec, request, store)
     if isinstance(planned, NothingToDo):
         return planned
     cluster = store.load_cluster()
-    runtime = runtime_factory(spec, planned, request.forces, resolver=resolver,
+    runtime = (runtime_factory or Runtime)(spec, planned, request.forces, resolver=resolver,
                               recorded_epoch=cluster.epoch if cluster else 0)
     return Prepared(spec, planned, store, runtime, request.forces)
 

@@ -30,10 +30,14 @@ EXIT_DRIFT = 3
 EXIT_REFUSED = 4
 EXIT_INCOMPLETE = 5
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 invalid input or could not run, 2 usage error, 3 drift found (serials), "
-    "4 refused by a safety gate (nothing changed), 5 failed part-way (run the same command again to resume)."
-)
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  ok
+  1  invalid input, or could not run (nothing changed)
+  2  usage error
+  3  drift found (serials)
+  4  refused by a safety gate: nothing changed (also a dry run that would be refused)
+  5  failed part-way: run the same command again to resume"""
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dnsdr.cli")

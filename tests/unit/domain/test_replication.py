@@ -235,3 +235,23 @@ def test_source_own_transactions_are_never_errant() -> None:
     assert errant_transactions(maria("0-1-105", server_id=1), maria("0-1-100,0-2-150", server_id=2)) == ("0-1-101..105",)
     m_source = mysql(f"{U1}:1-100", server_uuid=U1)
     assert errant_transactions(mysql(f"{U1}:1-101,{U2}:1"), m_source) == (f"{U2}:1",)
+
+
+def test_self_written_gtids_of_a_replica_are_errant_without_its_source() -> None:
+    from dnsdr.domain.replication import self_written
+
+    replica = ReplicationState(endpoint="r2", flavour="mariadb", reachable=True, server_id=2, read_only=True,
+                               gtid_binlog_pos="0-1-18,1-2-4", channel=Channel(source_host="r1", source_port=3306))
+    assert self_written(replica) == ("1-2-4",)
+    clean = ReplicationState(endpoint="r2", flavour="mariadb", reachable=True, server_id=2, read_only=True,
+                             gtid_binlog_pos="0-1-18", channel=Channel(source_host="r1", source_port=3306))
+    assert self_written(clean) == ()
+    not_a_replica = ReplicationState(endpoint="r1", flavour="mariadb", reachable=True, server_id=2,
+                                     gtid_binlog_pos="0-2-9")
+    assert self_written(not_a_replica) == ()
+    mysql = ReplicationState(endpoint="m", flavour="mysql", reachable=True, server_id=2, gtid_binlog_pos="0-2-9",
+                             channel=Channel(source_host="r1", source_port=3306))
+    assert self_written(mysql) == ()
+    garbage = ReplicationState(endpoint="r2", flavour="mariadb", reachable=True, server_id=2,
+                               gtid_binlog_pos="not-a-gtid", channel=Channel(source_host="r1", source_port=3306))
+    assert self_written(garbage) == ()
