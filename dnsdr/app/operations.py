@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dnsdr.adapters.state import StateStore
+from dnsdr.app.preflight import PreflightError, PreflightReport, preflight
 from dnsdr.domain.journal import StepRecord
 from dnsdr.domain.plan import Operation, Plan, Step, failover_plan, rejoin_plan, switchover_plan
 from dnsdr.domain.safety import Force
@@ -57,6 +58,10 @@ class Prepared:
     runtime: Runtime
     forces: frozenset[Force] = field(default_factory=frozenset)
 
+    def preflight(self, manage_dry_run: bool = True) -> PreflightReport:
+        """The checks that must pass before the first change (see :mod:`dnsdr.app.preflight`)."""
+        return preflight(self.spec, self.plan, self.store, self.runtime.resolver, manage_dry_run=manage_dry_run)
+
     def preview(self) -> Preview:
         verdict = self.runtime.verdict()
         return Preview(verdict.allowed, tuple(r.render() for r in verdict.refusals),
@@ -100,8 +105,16 @@ def prepare(spec: DesignateDR, request: OperationRequest, store: StateStore, res
     return Prepared(spec, planned, store, runtime, request.forces)
 
 
-def execute(prepared: Prepared, on_event: ProgressSink | None = None, ctx: RunContext | None = None) -> RunResult:
-    """Run (or resume) the plan; raises Refused, StepFailed, LockedError, ... with the journal saved."""
+def execute(prepared: Prepared, on_event: ProgressSink | None = None, ctx: RunContext | None = None,
+            checked: PreflightReport | None = None) -> RunResult:
+    """Run (or resume) the plan after its preflight (``checked`` if the caller already ran it).
+
+    Raises PreflightError before any change, then Refused, StepFailed, LockedError, ... with the
+    journal saved.
+    """
+    report = checked or prepared.preflight()
+    if not report.ok:
+        raise PreflightError(list(report.problems))
     ctx = ctx or RunContext()
     executor = Executor(prepared.plan, prepared.store, build_handlers(prepared.runtime, ctx), prepared.forces,
                         on_event=on_event, ctx=ctx)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from dnsdr.app.operations import NothingToDo, OperationRequest, Prepared, execute, prepare
+from dnsdr.app.preflight import PreflightError
 from dnsdr.cli.common import (
     EXIT_INCOMPLETE,
     EXIT_REFUSED,
@@ -104,19 +105,27 @@ def _report(journal: Journal, risks: list[str], output: str) -> None:
 
 
 def _dry_run(prepared: Prepared, output: str) -> None:
-    preview = prepared.preview()
+    report = prepared.preflight()
+    preview = prepared.preview() if report.ok else None
+    allowed = report.ok and preview is not None and preview.allowed
     if output == "json":
         echo_json({"plan": [{"name": s.name, "target": s.target, "changes": s.changes} for s in prepared.plan.steps],
-                   "verdict": preview.to_dict()})
+                   "preflight": {"ok": report.ok, "problems": list(report.problems), "checked": list(report.checked)},
+                   "verdict": preview.to_dict() if preview else None, "allowed": allowed})
     else:
         _print_plan(prepared.plan)
-        if preview.allowed:
-            lines = ["allowed"] + [f"  risk: {r}" for r in preview.risks]
+        click.echo("\nPreflight: " + ("ok (" + ", ".join(report.checked) + ")" if report.ok else "FAILED"))
+        for problem in report.problems:
+            click.echo(f"  - {problem}")
+        if preview is None:
+            click.echo("Safety verdict now: not evaluated (preflight failed): would be REFUSED")
+        elif preview.allowed:
+            click.echo("Safety verdict now: " + "\n".join(["allowed"] + [f"  risk: {r}" for r in preview.risks]))
         else:
-            lines = ["would be REFUSED"] + [f"  - {r}" for r in preview.refusals]
-        click.echo("\nSafety verdict now: " + "\n".join(lines))
+            refusals = [f"  - {r}" for r in preview.refusals]
+            click.echo("Safety verdict now: " + "\n".join(["would be REFUSED", *refusals]))
         click.echo("Dry run: nothing was changed.")
-    if not preview.allowed:
+    if not allowed:
         sys.exit(EXIT_REFUSED)
 
 
@@ -132,13 +141,16 @@ def _run(config: str | None, secrets_dir: str | None, state_dir: str | None, req
         if dry_run:
             _dry_run(prepared, output)
             return
+        report = prepared.preflight()
+        if not report.ok:
+            raise PreflightError(list(report.problems))
         if not yes:
             if not sys.stdin.isatty():
                 fail("refusing to act without confirmation: pass --yes (no terminal to ask on)")
             _print_plan(prepared.plan)
             click.confirm(f"Run this {prepared.plan.operation.value} now?", abort=True)
         try:
-            result = execute(prepared, _progress(output))
+            result = execute(prepared, _progress(output), checked=report)
         except Refused as exc:
             if output == "json":
                 echo_json({"outcome": "refused", "refusals": [r.render() for r in exc.verdict.refusals]})

@@ -59,11 +59,6 @@ class Runtime:
         self._node_factory = node_factory
         self._controller_factory = controller_factory
         self._nodes: dict[str, DatabaseAdapter] = {}
-        try:
-            for name in (plan.from_region, plan.to_region):
-                self.node(name)
-        except SecretError as exc:
-            raise EngineError(f"cannot resolve a database credential: {exc}") from None
 
     # ------------------------------------------------------------ adapters
 
@@ -78,7 +73,10 @@ class Runtime:
 
     def node(self, name: str) -> DatabaseAdapter:
         if name not in self._nodes:
-            self._nodes[name] = self._node_factory(self.database(name), self.resolver)
+            try:
+                self._nodes[name] = self._node_factory(self.database(name), self.resolver)
+            except SecretError as exc:
+                raise EngineError(f"cannot resolve a database credential: {exc}") from None
         return self._nodes[name]
 
     def controller(self, name: str) -> ServiceController:

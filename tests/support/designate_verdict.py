@@ -1,55 +1,11 @@
 """Designate's own verdict on a pools.yml document: the oracle for dnsdr's renderer and checker.
 
-Runs what `designate-manage pool update` runs before it talks to central: the YAML adapters,
-`ns_record.validate()` and the backend driver lookup (designate/manage/pool.py), plus the NOT NULL
-columns the storage layer would hit (name, host, port, type). No database, no RPC.
+The test suite always has Designate installed (the `test` extra); the product uses the same
+wrapper in its preflight when Designate is installed beside it.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
-from typing import Any
+from dnsdr.adapters.designate_parser import designate_accepts
 
-warnings.filterwarnings("ignore")
-logging.getLogger("designate").setLevel(logging.CRITICAL)
-
-from designate import objects  # noqa: E402
-from designate.backend import base as backend_base  # noqa: E402
-from designate.objects.adapters import DesignateAdapter  # noqa: E402
-
-logging.getLogger("designate.objects.adapters.base").disabled = True
-
-
-def designate_accepts(document: Any) -> tuple[bool, str]:
-    """(accepted, reason) for a whole pools.yml document (a list of pools)."""
-    if not isinstance(document, list) or not document:
-        return False, "not a non-empty list"
-    for pool_data in document:
-        if not isinstance(pool_data, dict):
-            return False, "pool is not a mapping"
-        try:
-            pool = DesignateAdapter.parse("YAML", pool_data, objects.Pool())
-            for ns_record in pool.ns_records:
-                ns_record.validate()
-            for target in pool.targets:
-                backend_base.Backend.get_driver(target.type)
-        except Exception as exc:  # designate raises many kinds; any of them is a rejection
-            return False, f"{type(exc).__name__}: {exc}"
-        missing = _missing_required(pool)
-        if missing:
-            return False, missing
-    return True, "ok"
-
-
-def _missing_required(pool: Any) -> str:
-    if not pool.obj_attr_is_set("name"):
-        return "pool without name"
-    lists = [("nameservers", pool.nameservers), ("also_notifies", pool.also_notifies)]
-    lists += [("masters", t.masters) for t in pool.targets]
-    for what, items in lists:
-        for item in items:
-            for key in ("host", "port"):
-                if not item.obj_attr_is_set(key):
-                    return f"{what} item without {key}"
-    return ""
+__all__ = ["designate_accepts"]

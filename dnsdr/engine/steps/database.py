@@ -38,7 +38,11 @@ class FenceDatabase(Handler):
         if step.name in self.ctx.acted:
             return None
         state = self.rt.node(step.region).observe()
-        return "still writable" if state.writable else ("sessions not yet killed" if state.reachable else None)
+        if not state.reachable:
+            # Only a failover may leave a lost primary unfenced (it must come back read-only); in a
+            # switchover or rejoin an unreachable server is not proven fenced.
+            return None if self.rt.plan.operation is Operation.FAILOVER else f"unreachable: {state.error}"
+        return "still writable" if state.writable else "sessions not yet killed"
 
     def act(self, step: Step) -> str:
         result = self.rt.node(step.region).fence()
@@ -80,7 +84,7 @@ class CatchUp(Handler):
 class Promote(Handler):
     def precondition(self, step: Step) -> None:
         old = self.rt.node(self.rt.plan.from_region).observe()
-        if old.writable and self.rt.plan.operation is Operation.FAILOVER:
+        if old.writable:  # fenced earlier in this run, writable now: promoting would make two primaries
             raise StepFailed(f"{self.rt.plan.from_region} is writable again: refusing to create a second primary")
 
     def check(self, step: Step) -> str | None:
@@ -125,14 +129,17 @@ class ReplicateFrom(Handler):
         ch = state.channel
         if ch is None or (ch.source_host, ch.source_port) != (source.host, source.port):
             return f"not replicating from {source}"
-        if not (ch.io_ok and ch.sql_ok and state.read_only):
+        if not (ch.io_ok and ch.sql_ok):
             return f"replication from {source} not running (IO {ch.io_running}, SQL {ch.sql_running})"
+        if not state.read_only:
+            return f"replicating from {source} but writable (read_only off)"
         return None
 
     def act(self, step: Step) -> str:
         try:
-            result = repoint(self.rt.node(step.region), self.rt.database(step.param("source")),
-                             resolver=self.rt.resolver)
+            source = step.param("source")
+            result = repoint(self.rt.node(step.region), self.rt.database(source),
+                             source_state=self.rt.node(source).observe(), resolver=self.rt.resolver)
         except (OperationRefused, DatabaseError) as exc:
             raise StepFailed(str(exc)) from None
         return result.message

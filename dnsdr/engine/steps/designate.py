@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
 from dnsdr.adapters.service_control import ServiceControlError
 from dnsdr.domain.plan import Operation, Step
@@ -15,8 +16,6 @@ from dnsdr.engine.steps.base import ActedOnce
 
 
 def zone_names(rt: Runtime) -> list[str]:
-    from dnsdr.adapters.designate_db import read_zones
-
     db = rt.database(rt.plan.final_state.primary)
     return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id)]
 

@@ -15,6 +15,7 @@ from dnsdr.domain.replication import Channel, ReplicationState
 from dnsdr.domain.spec import DatabaseSpec, SecretLookup
 from dnsdr.engine.runtime import Runtime
 from tests.conftest import EXAMPLE
+from tests.unit.cli.conftest import Runnable
 
 
 class FakeNode:
@@ -43,40 +44,85 @@ def states(monkeypatch: pytest.MonkeyPatch) -> dict[str, ReplicationState]:
     return found
 
 
-def promote(tmp_path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["promote", "-c", str(EXAMPLE), "--state-dir", str(tmp_path), *args])
+def promote(env: Runnable, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["promote", *env.args(), *args])
     return result.exit_code, result.output
 
 
-def test_a_refused_dry_run_exits_4_and_changes_nothing(tmp_path: Path, states: dict[str, ReplicationState]) -> None:
+def test_a_refused_dry_run_exits_4_and_changes_nothing(runnable: Runnable, states: dict[str, ReplicationState]) -> None:
     states.update({"127.0.1.1": WRITABLE, "127.0.2.1": REPLICA})
-    code, out = promote(tmp_path, "--region", "r2", "--dry-run")
+    code, out = promote(runnable, "--region", "r2", "--dry-run")
     assert code == 4, out
     assert "would be REFUSED" in out and "reachable and writable" in out and "Dry run: nothing was changed." in out
-    assert not list(tmp_path.glob("*.journal.json"))
+    assert "Preflight: ok" in out
+    assert not runnable.state.exists() or not list(runnable.state.glob("*.journal.json"))
 
 
-def test_an_allowed_dry_run_exits_0(tmp_path: Path, states: dict[str, ReplicationState]) -> None:
+def test_an_allowed_dry_run_exits_0(runnable: Runnable, states: dict[str, ReplicationState]) -> None:
     stopped = ReplicationState(endpoint="127.0.2.1:3306", flavour="mariadb", reachable=True, server_id=2,
                                read_only=True, channel=Channel(source_host="127.0.1.1", source_port=3306))
     states.update({"127.0.1.1": DOWN, "127.0.2.1": stopped})
-    code, out = promote(tmp_path, "--region", "r2", "--dry-run")
+    code, out = promote(runnable, "--region", "r2", "--dry-run")
     assert code == 0, out
+    assert "Preflight: ok (credentials, control commands, rendered pools (dnsdr), rendered pools (Designate's parser)" \
+        in out
     assert "Safety verdict now: allowed" in out and "could not be fenced" in out
 
 
-def test_promoting_the_primary_is_nothing_to_do(tmp_path: Path, states: dict[str, ReplicationState]) -> None:
-    code, out = promote(tmp_path, "--region", "r1", "--yes")
+def test_promoting_the_primary_is_nothing_to_do(runnable: Runnable, states: dict[str, ReplicationState]) -> None:
+    code, out = promote(runnable, "--region", "r1", "--yes")
     assert code == 0 and "r1 is already the primary" in out
 
 
-def test_an_unknown_region_is_invalid_input(tmp_path: Path, states: dict[str, ReplicationState]) -> None:
-    code, out = promote(tmp_path, "--region", "r9", "--dry-run")
+def test_an_unknown_region_is_invalid_input(runnable: Runnable, states: dict[str, ReplicationState]) -> None:
+    code, out = promote(runnable, "--region", "r9", "--dry-run")
     assert code == 1 and "unknown candidate region 'r9'" in out and "Traceback" not in out
 
 
-def test_unresolvable_credentials_fail_before_anything(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["promote", "-c", str(EXAMPLE), "--state-dir", str(tmp_path), "--region", "r2",
-                                      "--secrets-dir", str(tmp_path / "none"), "--yes"])
-    assert result.exit_code == 1 and "cannot resolve a database credential" in result.output
-    assert not list(tmp_path.glob("*.journal.json"))
+def test_preflight_lists_every_problem_and_refuses_before_anything(tmp_path: Path,
+                                                                   states: dict[str, ReplicationState]) -> None:
+    states.update({"127.0.1.1": DOWN, "127.0.2.1": REPLICA})
+    result = CliRunner().invoke(cli, ["promote", "-c", str(EXAMPLE), "--state-dir", str(tmp_path / "state"),
+                                      "--region", "r2", "--secrets-dir", str(tmp_path / "none"), "--yes"])
+    assert result.exit_code == 4, result.output
+    assert "preflight failed, nothing was changed" in result.output
+    assert "r1 database password: cannot read secret dnsdr-credentials/r1-db-password" in result.output
+    assert "backend r2-bind credential" in result.output
+    assert "the 'repoint' command's program 'ansible-playbook' is not found" in result.output
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").glob("*.journal.json"))
+
+
+def test_a_dry_run_shows_the_preflight_and_exits_4_when_it_fails(tmp_path: Path,
+                                                                 states: dict[str, ReplicationState]) -> None:
+    states.update({"127.0.1.1": DOWN, "127.0.2.1": REPLICA})
+    result = CliRunner().invoke(cli, ["promote", "-c", str(EXAMPLE), "--state-dir", str(tmp_path / "state"),
+                                      "--region", "r2", "--secrets-dir", str(tmp_path / "none"), "--dry-run"])
+    assert result.exit_code == 4
+    assert "Preflight: FAILED" in result.output and "not evaluated (preflight failed)" in result.output
+
+
+def test_an_unusable_state_store_stops_before_anything(runnable: Runnable,
+                                                        states: dict[str, ReplicationState]) -> None:
+    states.update({"127.0.1.1": DOWN, "127.0.2.1": REPLICA})
+    runnable.state.parent.mkdir(exist_ok=True)
+    runnable.state.write_text("a file where the state directory should be")
+    code, out = promote(runnable, "--region", "r2", "--dry-run")
+    assert code == 1 and f"cannot read {runnable.state}/example.cluster.json: Not a directory" in out
+    assert "Traceback" not in out
+
+
+def test_the_preflight_checks_the_state_store_is_writable(runnable: Runnable) -> None:
+    from dnsdr.adapters.state import FileStateStore, StateStoreError
+    from dnsdr.app.preflight import preflight
+    from dnsdr.app.settings import Settings, load_spec
+    from dnsdr.domain.plan import failover_plan
+
+    class ReadOnly(FileStateStore):
+        def check_writable(self) -> None:
+            raise StateStoreError(f"state directory {self.directory} is not writable: Read-only file system")
+
+    spec = load_spec(str(runnable.spec))
+    report = preflight(spec, failover_plan(spec, "r1", "r2"), ReadOnly(runnable.state, spec.name),
+                       Settings(secrets_dir=runnable.secrets).resolver)
+    assert report.problems == (f"state store: state directory {runnable.state} is not writable: "
+                               "Read-only file system",)
