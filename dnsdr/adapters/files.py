@@ -69,8 +69,11 @@ class UnwritableFile(InvalidInput):
         self.reason = reason
 
 
-def size_text(limit: int) -> str:
-    return f"{limit // MiB} MiB" if limit >= MiB and limit % MiB == 0 else f"{limit // KiB} KiB"
+def size_text(size: int) -> str:
+    for unit, name in ((MiB, "MiB"), (KiB, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} bytes"
 
 
 def _decode(data: bytes, what: str, path: str | Path, limit: int) -> str:

@@ -18,6 +18,7 @@ from dnsdr.adapters.files import (
     UnwritableFile,
     read_stream_bounded,
     read_text_bounded,
+    size_text,
     write_private,
 )
 from dnsdr.domain.errors import InvalidInput
@@ -131,3 +132,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(UnwritableFile, match="Is a directory"):
         write_private(tmp_path / "taken", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["taken"] and not any((tmp_path / "taken").iterdir())
+
+
+def test_sizes_are_named_in_their_unit() -> None:
+    assert [size_text(n) for n in (16 * 1024 * 1024, 64 * 1024, 1536, 100)] == ["16 MiB", "64 KiB", "1536 bytes",
+                                                                                 "100 bytes"]
