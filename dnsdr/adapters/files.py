@@ -61,7 +61,7 @@ class UnusableFile(UnreadableFile):
 
 
 class UnwritableFile(InvalidInput):
-    """A file could not be written; nothing was changed at its path."""
+    """A file could not be written (or its rename could not be made durable)."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
         super().__init__(f"cannot write {path}: {reason}")
@@ -96,6 +96,8 @@ def read_text_bounded(path: str | Path, limit: int, what: str) -> str:
     except FileNotFoundError:
         raise MissingFile(what, path, "no such file") from None
     except OSError as exc:
+        if _is_socket(path):  # open() on a Unix socket fails with ENXIO, which reads as a device problem
+            raise UnusableFile(what, path, "a socket, not a regular file") from None
         raise UnreadableFile(what, path, exc.strerror or type(exc).__name__) from None
     try:
         mode = os.fstat(fd).st_mode
@@ -111,8 +113,17 @@ def read_text_bounded(path: str | Path, limit: int, what: str) -> str:
     return _decode(data, what, path, limit)
 
 
-def read_stream_bounded(stream: BinaryIO, limit: int, what: str, name: str = "<stdin>") -> str:
+def _is_socket(path: str | Path) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_stream_bounded(stream: BinaryIO | None, limit: int, what: str, name: str = "<stdin>") -> str:
     """At most ``limit`` bytes of UTF-8 text from ``stream`` (standard input for '-')."""
+    if stream is None:
+        raise UnreadableFile(what, name, "there is no standard input")
     try:
         data = stream.read(limit + 1)
     except OSError as exc:

@@ -70,7 +70,7 @@ def read_yaml(path: str, what: str = "spec file", limit: int = SPEC_LIMIT) -> An
     UTF-8, not YAML (with its line and column), empty, a duplicate key, too deep, too many aliases.
     """
     if path == "-":
-        text = read_stream_bounded(sys.stdin.buffer, limit, what)
+        text = read_stream_bounded(getattr(sys.stdin, "buffer", None), limit, what)
         return load_yaml(text, "<stdin>")
     return load_yaml(read_text_bounded(path, limit, what), path)
 

@@ -137,3 +137,15 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
 def test_sizes_are_named_in_their_unit() -> None:
     assert [size_text(n) for n in (16 * 1024 * 1024, 64 * 1024, 1536, 100)] == ["16 MiB", "64 KiB", "1536 bytes",
                                                                                  "100 bytes"]
+
+
+def test_a_socket_or_no_stdin_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(UnusableFile, match="a socket, not a regular file"):
+            read_text_bounded(path, 10, "spec file")
+    with pytest.raises(UnreadableFile, match="cannot read spec file <stdin>: there is no standard input"):
+        read_stream_bounded(None, 10, "spec file")
