@@ -85,11 +85,12 @@ def _decode(data: bytes, what: str, path: str | Path, limit: int) -> str:
         raise UnusableFile(what, path, f"not UTF-8 text (byte {exc.start})") from None
 
 
-def read_text_bounded(path: str | Path, limit: int, what: str) -> str:
+def read_text_bounded(path: str | Path, limit: int, what: str, pipe_hint: str = "") -> str:
     """The UTF-8 text of the regular file ``path``; refuse anything else in one line naming it.
 
     Opened non-blocking (a FIFO then neither hangs the open nor is read) and checked with
-    ``fstat`` on the open descriptor, so the file checked is the file read.
+    ``fstat`` on the open descriptor, so the file checked is the file read. ``pipe_hint`` is added
+    to the refusal of a pipe (``-c <(command)`` gives one) where the caller can read stdin instead.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
@@ -103,7 +104,8 @@ def read_text_bounded(path: str | Path, limit: int, what: str) -> str:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-            raise UnusableFile(what, path, f"{kind}, not a regular file")
+            hint = f"; {pipe_hint}" if pipe_hint and stat.S_ISFIFO(mode) else ""
+            raise UnusableFile(what, path, f"{kind}, not a regular file{hint}")
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(limit + 1)
     except OSError as exc:

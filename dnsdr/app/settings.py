@@ -72,7 +72,7 @@ def read_yaml(path: str, what: str = "spec file", limit: int = SPEC_LIMIT) -> An
     if path == "-":
         text = read_stream_bounded(getattr(sys.stdin, "buffer", None), limit, what)
         return load_yaml(text, "<stdin>")
-    return load_yaml(read_text_bounded(path, limit, what), path)
+    return load_yaml(read_text_bounded(path, limit, what, pipe_hint="to read a pipe, pass '-' and redirect it"), path)
 
 
 def load_spec(path: str) -> DesignateDR:

@@ -180,7 +180,7 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[str, str]]:
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     return {
-        "fifo": (str(fifo), "a FIFO (named pipe), not a regular file"),
+        "fifo": (str(fifo), "a FIFO (named pipe), not a regular file; to read a pipe, pass '-' and redirect it"),
         "dev-zero": ("/dev/zero", "a character device, not a regular file"),
         "big": (str(tmp_path / "big.yml"), "larger than 1 MiB"),
         "not-utf8": (str(tmp_path / "latin1.yml"), "not UTF-8 text (byte 16)"),
