@@ -3,13 +3,26 @@
 Standalone mode reads files and environment variables; a Kubernetes ``secretKeyRef`` is read from
 ``<secrets dir>/<name>/<key>``, which is exactly how a Secret volume is mounted in a pod, so one
 document works in both modes. Error messages name the reference, never the value.
+
+One rule for every resolved value, from a file or the environment:
+
+1. a file must be a regular file of UTF-8 text, at most 64 KiB;
+2. surrounding whitespace is stripped, once: spaces, tabs and any number of line ends (LF or
+   CRLF) before or after the value, as editors and ``echo`` leave them;
+3. what remains must be non-empty and hold no control character (U+0000-U+001F, U+007F-U+009F,
+   U+2028, U+2029): a stray line break would otherwise reach an HTTP header or a protocol;
+4. the one exception is key material that spans lines by nature: a BIND key clause
+   (``key "name" { algorithm ...; secret "..."; };`` as ``tsig-keygen`` writes it) may hold line
+   ends and tabs between its lines.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from dnsdr.adapters.files import SECRET_LIMIT, UnreadableFile, read_text_bounded
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import SecretRef
 
@@ -18,6 +31,11 @@ SECRETS_ENV = "DNSDR_SECRETS_DIR"
 # Every value resolved in this process, so that log output can be scrubbed of them (defence in depth:
 # messages are written not to carry secrets in the first place).
 _RESOLVED: set[str] = set()
+
+_SURROUNDING = " \t\r\n"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_KEY_CLAUSE = re.compile(r'key\s+("[^"\n]*"|[^\s{"]+)\s*\{')
+_KEY_CLAUSE_SPACING = re.compile("[\t\r\n]")
 
 
 class SecretError(InvalidInput):
@@ -39,18 +57,32 @@ def _remember(value: str) -> str:
     return value
 
 
+def checked_value(raw: str, where: str) -> str:
+    """``raw`` under the rule above; SecretError naming ``where`` (never the value) otherwise."""
+    value = raw.strip(_SURROUNDING)
+    if not value:
+        raise SecretError(f"{where} is empty")
+    allowed = _KEY_CLAUSE_SPACING if _KEY_CLAUSE.match(value) else None
+    for match in _CONTROL.finditer(value):
+        if allowed is None or not allowed.fullmatch(match.group()):
+            kind = "a line break" if match.group() in "\r\n\u2028\u2029" else "a control character"
+            raise SecretError(f"{where} contains {kind} inside the value (only a BIND key clause may span lines)")
+    return value
+
+
 def resolve(ref: SecretRef, directory: Path | None = None) -> str:
-    """The value behind ``ref``, with one trailing newline stripped (as files usually end)."""
+    """The value behind ``ref``, checked and stripped by the rule in this module's docstring."""
     if ref.env is not None:
-        value = os.environ.get(ref.env)
-        if value is None:
+        raw = os.environ.get(ref.env)
+        if raw is None:
             raise SecretError(f"environment variable {ref.env} is not set")
-        return _remember(value)
+        return _remember(checked_value(raw, ref.describe()))
     path = Path(ref.file) if ref.file is not None else (
         (directory or secrets_dir()) / str(ref.secret_name) / str(ref.secret_key)
     )
+    where = ref.describe() if ref.file is not None else f"{ref.describe()} at {path}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SecretError(f"cannot read {ref.describe()} at {path}: {exc.strerror}") from None
-    return _remember(text[:-1] if text.endswith("\n") else text)
+        raw = read_text_bounded(path, SECRET_LIMIT, "secret")
+    except UnreadableFile as exc:
+        raise SecretError(f"cannot read {where}: {exc.reason}") from None
+    return _remember(checked_value(raw, where))

@@ -14,14 +14,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dnsdr.adapters.backends import KINDS
+from dnsdr.adapters.files import SPEC_LIMIT, read_stream_bounded, read_text_bounded
 from dnsdr.adapters.secrets import resolve
 from dnsdr.adapters.state import DEFAULT_STATE_DIR, FileStateStore, StateStore
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import DesignateDR, SecretLookup
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
+from dnsdr.domain.yaml_text import clip, load_yaml
 
 CONFIG_ENV = "DNSDR_CONFIG"
 DEFAULT_CONFIG = "/etc/dnsdr/designatedr.yaml"
@@ -29,11 +29,20 @@ STATE_ENV = "DNSDR_STATE_DIR"
 
 
 class SpecFileError(InvalidInput):
-    """The spec file is not a valid DesignateDR; ``problems`` lists every reason with its path."""
+    """The spec file is not a valid DesignateDR; ``problems`` lists every reason with its path.
+
+    The message shows at most :data:`MAX_SHOWN` problems, each cut to :data:`PROBLEM_LIMIT`
+    characters: a problem may quote a value from the file, and the file may be anything.
+    """
+
+    MAX_SHOWN = 50
+    PROBLEM_LIMIT = 240
 
     def __init__(self, path: str, problems: list[str]) -> None:
+        shown = [clip(p, self.PROBLEM_LIMIT) for p in problems[: self.MAX_SHOWN]]
+        more = len(problems) - len(shown)
         super().__init__(f"{path} is not a valid DesignateDR ({len(problems)} problems):\n"
-                         + "\n".join(f"  {p}" for p in problems))
+                         + "\n".join(f"  {p}" for p in shown) + (f"\n  ... and {more} more" if more else ""))
         self.path = path
         self.problems = problems
 
@@ -54,21 +63,16 @@ def state_dir(given: str | None) -> Path:
     return Path(given or os.environ.get(STATE_ENV) or DEFAULT_STATE_DIR)
 
 
-def read_yaml(path: str) -> Any:
-    """One YAML document from ``path`` ('-' is stdin)."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InvalidInput(f"{path}: {problem}{where}") from None
+def read_yaml(path: str, what: str = "spec file", limit: int = SPEC_LIMIT) -> Any:
+    """The one YAML document in ``path`` ('-' is stdin), read within ``limit`` bytes.
+
+    Every failure is one InvalidInput line naming the file: not a regular file, too large, not
+    UTF-8, not YAML (with its line and column), empty, a duplicate key, too deep, too many aliases.
+    """
+    if path == "-":
+        text = read_stream_bounded(getattr(sys.stdin, "buffer", None), limit, what)
+        return load_yaml(text, "<stdin>")
+    return load_yaml(read_text_bounded(path, limit, what, pipe_hint="to read a pipe, pass '-' and redirect it"), path)
 
 
 def load_spec(path: str) -> DesignateDR:
@@ -77,7 +81,7 @@ def load_spec(path: str) -> DesignateDR:
     try:
         return parse_designatedr(document, KINDS)
     except SpecError as exc:
-        raise SpecFileError(path, exc.problems) from None
+        raise SpecFileError("<stdin>" if path == "-" else path, exc.problems) from None
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
+from dnsdr.adapters.files import POOLS_LIMIT, write_private
 from dnsdr.adapters.secrets import SecretError
 from dnsdr.app.settings import read_yaml
 from dnsdr.cli.common import Group, config_option, fail, spec_and_settings
@@ -48,15 +46,7 @@ def render(config: str | None, secrets_dir: str | None, primary: str | None, los
         text = render_pools_yaml(spec, state, settings.resolver)
     except SecretError as exc:
         fail(f"cannot resolve a credential: {exc}")
-    path = Path(output_file)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.replace(path)
-    except OSError as exc:
-        fail(f"cannot write {output_file}: {exc.strerror}")
+    write_private(output_file, text)  # a fresh 0600 file renamed into place: never through a planted symlink
     click.echo(f"wrote {output_file} ({state.describe()})", err=True)
 
 
@@ -68,7 +58,7 @@ def validate(file: str) -> None:
     Accepts any pools.yml, written by dnsdr, by hand or by other tools. Exit 0 when valid,
     1 with one line per problem otherwise.
     """
-    problems = check_pools(read_yaml(file))
+    problems = check_pools(read_yaml(file, "pools file", POOLS_LIMIT))
     if problems:
         for line in problems:
             click.echo(f"{file}: {line}", err=True)

@@ -1,7 +1,10 @@
 """The state store in a local directory: JSON files written atomically, a lease file changed under flock.
 
-Writes go to a temporary file, are fsynced, renamed over the old one, and the directory is fsynced:
-a crash leaves the old or the new record, never half of one. The lease file is read and rewritten
+Writes go through ``write_private`` (a fresh 0600 temporary file, fsynced, renamed over the old
+one, the directory fsynced): a crash leaves the old or the new record, never half of one, and a
+symlink planted in the directory is never written through. Reads are bounded (16 MiB, regular
+files only) and strict; a record that cannot be used is a CorruptStateError naming the file and
+the way out, never a traceback. The lease file is read and rewritten
 under an exclusive ``flock`` held only for that compare-and-swap. A holder on this host that died
 (crashed, killed) loses its lease at once, so a re-run resumes immediately; a holder on another host
 keeps it until it expires.
@@ -18,6 +21,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dnsdr.adapters.files import (
+    STATE_LIMIT,
+    MissingFile,
+    UnreadableFile,
+    UnusableFile,
+    UnwritableFile,
+    read_text_bounded,
+    write_private,
+)
+from dnsdr.adapters.state import records
 from dnsdr.adapters.state.base import (
     DEFAULT_TTL,
     CorruptStateError,
@@ -56,50 +69,43 @@ class FileStateStore(StateStore):
         except OSError as exc:
             raise StateStoreError(f"cannot create state directory {directory}: {exc.strerror}") from None
 
+    def _recovery(self, path: Path) -> str:
+        """How an operator gets past a record that cannot be used (``dnsdr journal abandon`` needs a readable one)."""
+        if path.parent == self._history_dir:
+            return "move it aside; it only records a past run"
+        if path == self._path("journal.json"):
+            return ("move it aside to start afresh (the run it records can then not be resumed or abandoned; "
+                    "check `dnsdr status` first)")
+        if path == self._path("cluster.json"):
+            return ("restore it from a backup, or move it aside (dnsdr then assumes spec.primaryRegion until the "
+                    "next operation; check `dnsdr status` first)")
+        return "move it aside when no dnsdr run is active"
+
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            text = read_text_bounded(path, STATE_LIMIT, "state record")
+        except MissingFile:
             return None
-        except OSError as exc:
-            raise StateStoreError(f"cannot read {path}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise CorruptStateError(f"{path} is not valid JSON ({exc}); move it aside to start afresh") from None
-        if not isinstance(data, dict):
-            raise CorruptStateError(f"{path} does not hold a JSON object; move it aside to start afresh")
-        return data
+        except UnusableFile as exc:
+            raise CorruptStateError(f"{exc}; {self._recovery(path)}") from None
+        except UnreadableFile as exc:  # permissions, I/O: the store cannot be read now
+            raise StateStoreError(str(exc)) from None
+        return records.parse(text, str(path), self._recovery(path))
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         self._ensure_dir(path.parent)
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True, default=str)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            raise StateStoreError(f"cannot write {path}: {exc.strerror}") from None
+            write_private(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+        except UnwritableFile as exc:
+            raise StateStoreError(f"{exc} (the state directory must be writable by dnsdr)") from None
 
-    @staticmethod
-    def _decode(path: Path, data: dict[str, Any], parse: Callable[[dict[str, Any]], Any]) -> Any:
-        try:
-            return parse(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptStateError(f"{path} is not a valid dnsdr record ({type(exc).__name__}: {exc}); "
-                                    "move it aside to start afresh") from None
+    def _decode(self, path: Path, data: dict[str, Any] | None, cls: type[records.R]) -> records.R | None:
+        return None if data is None else records.decode(data, cls, str(path), self._recovery(path))
 
     # -- journal
     def load_journal(self) -> Journal | None:
         path = self._path("journal.json")
-        data = self._read(path)
-        return self._decode(path, data, Journal.from_dict) if data else None
+        return self._decode(path, self._read(path), Journal)
 
     def save_journal(self, journal: Journal) -> None:
         self._write(self._path("journal.json"), journal.to_dict())
@@ -109,8 +115,7 @@ class FileStateStore(StateStore):
     # -- cluster record
     def load_cluster(self) -> ClusterRecord | None:
         path = self._path("cluster.json")
-        data = self._read(path)
-        return self._decode(path, data, ClusterRecord.from_dict) if data else None
+        return self._decode(path, self._read(path), ClusterRecord)
 
     def save_cluster(self, record: ClusterRecord) -> None:
         self._write(self._path("cluster.json"), record.to_dict())
@@ -123,9 +128,9 @@ class FileStateStore(StateStore):
             raise StateStoreError(f"cannot list {self._history_dir}: {exc.strerror}") from None
         runs: list[Journal] = []
         for path in paths:
-            data = self._read(path)
-            if data:
-                runs.append(self._decode(path, data, Journal.from_dict))
+            run = self._decode(path, self._read(path), Journal)
+            if run is not None:
+                runs.append(run)
         runs.sort(key=lambda j: j.started_at, reverse=True)
         return runs[:limit] if limit is not None else runs
 
@@ -146,8 +151,7 @@ class FileStateStore(StateStore):
 
     def current_lease(self) -> Lease | None:
         path = self._path("lease.json")
-        data = self._read(path)
-        return self._decode(path, data, Lease.from_dict) if data else None
+        return self._decode(path, self._read(path), Lease)
 
     def acquire(self, holder: str, ttl: float = DEFAULT_TTL) -> Lease:
         with self._lease_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,99 @@ def test_spec_validate_lists_problems_with_paths(tmp_path: Path) -> None:
 def test_help_explains_exit_codes() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "Exit codes" in out
+
+
+def _secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = tmp_path / "secrets" / "dnsdr-credentials"
+    secrets.mkdir(parents=True)
+    for key in ("r1-pdns-api-key", "r2-pdns-api-key"):
+        (secrets / key).write_text(f"value-of-{key}\n")
+    monkeypatch.setenv("DNSDR_SECRETS_DIR", str(tmp_path / "secrets"))
+
+
+def test_render_to_file_never_writes_through_planted_symlinks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _secrets(tmp_path, monkeypatch)
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    shared.mkdir()
+    elsewhere.mkdir()
+    victim, trap = elsewhere / "victim", elsewhere / "readable-by-all"
+    victim.write_text("precious\n")
+    (shared / ".pools.yml.tmp").symlink_to(trap)
+    (shared / "pools.yml").symlink_to(victim)
+    code, _, err = run("pools", "render", "-c", str(EXAMPLE), "-o", str(shared / "pools.yml"))
+    assert code == 0, err
+    target = shared / "pools.yml"
+    assert not target.is_symlink() and stat.S_IMODE(target.lstat().st_mode) == 0o600
+    assert "api_token: value-of-r1-pdns-api-key" in target.read_text()
+    assert victim.read_text() == "precious\n" and not trap.exists()
+
+
+def test_render_to_an_unwritable_place_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _secrets(tmp_path, monkeypatch)
+    code, _, err = run("pools", "render", "-c", str(EXAMPLE), "-o", str(tmp_path / "absent" / "pools.yml"))
+    assert code == 1 and err.strip() == f"error: cannot write {tmp_path}/absent/pools.yml: No such file or directory"
+
+
+def _one_line_failure(args: list[str], path: str, expected: str, stdin: bytes | None = None) -> None:
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, args, input=stdin)
+    assert time.monotonic() - started < 2.0
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and path in lines[0], result.stderr
+    assert expected in lines[0] and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """name -> (path, what the one line says) for every kind of unusable input file."""
+    fifo = tmp_path / "fifo.yml"
+    os.mkfifo(fifo)
+    files = {
+        "big.yml": b"# " + b"x" * (1024 * 1024) + b"\n",
+        "latin1.yml": "description: caf\xe9\n".encode("latin-1"),
+        "empty.yml": b"",
+        "duplicate.yml": b"a: 1\nb: 2\na: 3\n",
+        "deep.yml": b"[" * 10_000 + b"]" * 10_000,
+        "laughs.yml": ("a: &a [" + ",".join(['"lol"'] * 9) + "]\n" + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))).encode(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return {
+        "fifo": (str(fifo), "a FIFO (named pipe), not a regular file; to read a pipe, pass '-' and redirect it"),
+        "dev-zero": ("/dev/zero", "a character device, not a regular file"),
+        "big": (str(tmp_path / "big.yml"), "larger than 1 MiB"),
+        "not-utf8": (str(tmp_path / "latin1.yml"), "not UTF-8 text (byte 16)"),
+        "empty": (str(tmp_path / "empty.yml"), "no YAML document"),
+        "duplicate": (str(tmp_path / "duplicate.yml"), "duplicate key 'a', first on line 1 (line 3, column 1)"),
+        "deep": (str(tmp_path / "deep.yml"), "nest"),
+        "laughs": (str(tmp_path / "laughs.yml"), "aliases expand to more than 10000 nodes"),
+        "absent": (str(tmp_path / "absent.yml"), "no such file"),
+    }
+
+
+BAD = ["fifo", "dev-zero", "big", "not-utf8", "empty", "duplicate", "deep", "laughs", "absent"]
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_validate_refuses_unusable_files_in_one_line(tmp_path: Path, kind: str) -> None:
+    path, expected = bad_files(tmp_path)[kind]
+    _one_line_failure(["pools", "validate", path], path, expected)
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_render_with_an_unusable_spec_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      kind: str) -> None:
+    _secrets(tmp_path, monkeypatch)
+    path, expected = bad_files(tmp_path)[kind]
+    before = sorted(tmp_path.iterdir())
+    _one_line_failure(["pools", "render", "-c", path, "-o", str(tmp_path / "out.yml")], path, expected)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_validate_reads_stdin_within_the_same_limit() -> None:
+    result = CliRunner().invoke(cli, ["pools", "validate", "-"], input=HAND_WRITTEN)
+    assert result.exit_code == 0 and "-: valid" in result.stdout
+    _one_line_failure(["pools", "validate", "-"], "<stdin>", "larger than 1 MiB", stdin=b"\0" * (2 * 1024 * 1024))
+    _one_line_failure(["pools", "validate", "-"], "<stdin>", "no YAML document", stdin=b"")
