@@ -63,8 +63,11 @@ def serial_table(summary: dict[str, Any]) -> str:
 def operation_lines(obs: Observation) -> list[str]:
     """Primary, epoch, agreement and unfinished runs, as the few lines above the table."""
     cluster = obs.cluster
-    recorded = (f"recorded primary {cluster.primary}, epoch {cluster.epoch}"
-                + (f", lost {','.join(cluster.lost)}" if cluster.lost else "")) if cluster else "no operation recorded"
+    if cluster is not None:
+        recorded = f"recorded primary {cluster.primary}, epoch {cluster.epoch}" + (
+            f", lost {','.join(cluster.lost)}" if cluster.lost else "")
+    else:
+        recorded = "recorded state unreadable" if obs.state_error else "no operation recorded"
     lines = [f"primary: {obs.primary} ({recorded})"]
     if obs.state_error:
         lines.append(f"state store: cannot read ({obs.state_error})")

@@ -107,7 +107,7 @@ def test_an_unusable_state_store_stops_before_anything(runnable: Runnable,
     runnable.state.parent.mkdir(exist_ok=True)
     runnable.state.write_text("a file where the state directory should be")
     code, out = promote(runnable, "--region", "r2", "--dry-run")
-    assert code == 1 and f"cannot read {runnable.state}/example.cluster.json: Not a directory" in out
+    assert code == 1 and f"cannot read state record {runnable.state}/example.cluster.json: Not a directory" in out
     assert "Traceback" not in out
 
 
