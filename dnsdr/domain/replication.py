@@ -34,6 +34,11 @@ class SemiSync:
     source_clients: int = 0        # replicas acknowledging
     replica_enabled: bool = False
     replica_active: bool = False
+    # When the source waits for the acknowledgement: AFTER_SYNC (before the commit is visible: no
+    # acknowledged write can be lost) or AFTER_COMMIT (MariaDB's default: others may read a commit
+    # that no replica has). Empty when unknown.
+    wait_point: str = ""
+    timeout_ms: int | None = None  # after this, semi-sync silently falls back to async
 
     @property
     def fell_back_to_async(self) -> bool:
@@ -205,6 +210,10 @@ def assess(state: ReplicationState, *, expect_replica: bool | None = None, max_l
             weak.append("semi-sync is required but not enabled on the primary")
         elif semi_sync_required and state.semi_sync.source_clients == 0:
             weak.append("no semi-sync replica connected")
+        if state.semi_sync.source_enabled and state.semi_sync.wait_point not in ("", "AFTER_SYNC"):
+            weak.append(f"semi-sync wait point is {state.semi_sync.wait_point}: other clients can read commits no "
+                        "replica has, and they can be lost in a failover; set rpl_semi_sync_master_wait_point = "
+                        "AFTER_SYNC (automatic failover refuses otherwise)")
     if state.flavour == "mariadb" and state.gtid_strict_mode is False:
         weak.append("gtid_strict_mode is off: errant transactions may go unnoticed")
     if bad:

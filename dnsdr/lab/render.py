@@ -25,7 +25,9 @@ from dnsdr.lab.layout import (
 # The worker's NOTIFY and SOA polls leave from 127.0.0.1 on loopback (the kernel's choice), so the
 # backends trust the whole loopback range; partitions are cut by cgroup, not by source address.
 LOOPBACK = "127.0.0.0/8"
-SEMI_SYNC_TIMEOUT_MS = 1000
+# AFTER_SYNC and a long timeout: no acknowledged write is lost in a failover, and the controller's
+# data-safety gate sees semi-sync as production should run it (MariaDB's default wait point is AFTER_COMMIT).
+SEMI_SYNC_TIMEOUT_MS = 10_000
 HEARTBEAT_PERIOD_S = 2
 SLAVE_NET_TIMEOUT_S = 4
 CONNECT_RETRY_S = 1
@@ -72,6 +74,7 @@ gtid-domain-id = 0
 rpl_semi_sync_master_enabled = 1
 rpl_semi_sync_slave_enabled = 1
 rpl_semi_sync_master_timeout = {SEMI_SYNC_TIMEOUT_MS}
+rpl_semi_sync_master_wait_point = AFTER_SYNC
 slave_net_timeout = {SLAVE_NET_TIMEOUT_S}
 innodb_buffer_pool_size = 64M
 innodb_log_file_size = 32M

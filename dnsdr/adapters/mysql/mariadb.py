@@ -33,7 +33,8 @@ VARIABLES_SQL = (
     "@@gtid_strict_mode AS gtid_strict_mode, @@gtid_binlog_pos AS gtid_binlog_pos, "
     "@@gtid_binlog_state AS gtid_binlog_state, @@gtid_current_pos AS gtid_current_pos, "
     "@@gtid_slave_pos AS gtid_slave_pos, @@rpl_semi_sync_master_enabled AS ss_master, "
-    "@@rpl_semi_sync_slave_enabled AS ss_slave"
+    "@@rpl_semi_sync_slave_enabled AS ss_slave, @@rpl_semi_sync_master_wait_point AS ss_wait_point, "
+    "@@rpl_semi_sync_master_timeout AS ss_timeout"
 )
 LOCK_WAIT_SECONDS = 10
 
@@ -106,6 +107,8 @@ class MariaDBAdapter(DatabaseAdapter):
             source_clients=as_int(status.get("rpl_semi_sync_master_clients")),
             replica_enabled=as_bool(v.get("ss_slave")),
             replica_active=as_bool(status.get("rpl_semi_sync_slave_status")),
+            wait_point=str(v.get("ss_wait_point") or "").upper(),
+            timeout_ms=as_int(v.get("ss_timeout")) if v.get("ss_timeout") is not None else None,
         )
         return ReplicationState(
             endpoint=self.endpoint, flavour=self.flavour, reachable=True,

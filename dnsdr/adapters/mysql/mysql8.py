@@ -112,6 +112,8 @@ class MySQL8Adapter(DatabaseAdapter):
             source_clients=as_int(_pick(status, "rpl_semi_sync_source_clients", "rpl_semi_sync_master_clients")),
             replica_enabled=as_bool(_pick(variables, "rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled")),
             replica_active=as_bool(_pick(status, "rpl_semi_sync_replica_status", "rpl_semi_sync_slave_status")),
+            wait_point=str(_pick(variables, "rpl_semi_sync_source_wait_point", "rpl_semi_sync_master_wait_point")
+                           or "").upper(),
         )
         return ReplicationState(
             endpoint=self.endpoint, flavour=self.flavour, reachable=True,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from dnsdr.domain.errors import NeedsOperator, RetryLater
+from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.journal import ClusterRecord, Journal
 from dnsdr.domain.lease import Lease
 
@@ -90,6 +91,13 @@ class StateStore(ABC):
 
     @abstractmethod
     def save_cluster(self, record: ClusterRecord) -> None: ...
+
+    # -- the controller's memory: pause, cool-down, acknowledgements, retries, last semi-sync sample
+    @abstractmethod
+    def load_control(self) -> ControlRecord: ...
+
+    @abstractmethod
+    def save_control(self, record: ControlRecord) -> None: ...
 
     # -- history
     @abstractmethod

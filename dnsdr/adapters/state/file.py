@@ -40,6 +40,7 @@ from dnsdr.adapters.state.base import (
     StateStoreError,
     local_holder_dead,
 )
+from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.journal import ClusterRecord, Journal
 from dnsdr.domain.lease import Lease, next_lease
 
@@ -119,6 +120,14 @@ class FileStateStore(StateStore):
 
     def save_cluster(self, record: ClusterRecord) -> None:
         self._write(self._path("cluster.json"), record.to_dict())
+
+    # -- controller record
+    def load_control(self) -> ControlRecord:
+        path = self._path("control.json")
+        return self._decode(path, self._read(path), ControlRecord) or ControlRecord()
+
+    def save_control(self, record: ControlRecord) -> None:
+        self._write(self._path("control.json"), record.to_dict())
 
     # -- history
     def history(self, limit: int | None = None) -> list[Journal]:

@@ -19,16 +19,18 @@ from enum import Enum
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from dnsdr.adapters.state.base import CorruptStateError
+from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.journal import ClusterRecord, Journal
 from dnsdr.domain.lease import Lease
 from dnsdr.domain.yaml_text import clip, quote
 
-R = TypeVar("R", Journal, ClusterRecord, Lease)
+R = TypeVar("R", Journal, ClusterRecord, Lease, ControlRecord)
 
 MAX_COUNT = 2**63 - 1  # epochs, tokens and attempts are stored in 64-bit database columns too
 MAX_TIME = 1e11  # seconds since 1970, about the year 5000: every time function can render it
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-KINDS: dict[type[Any], str] = {Journal: "journal", ClusterRecord: "cluster record", Lease: "lease"}
+KINDS: dict[type[Any], str] = {Journal: "journal", ClusterRecord: "cluster record", Lease: "lease",
+                               ControlRecord: "controller record"}
 
 
 def _json_type(value: object) -> str:

@@ -16,6 +16,7 @@ from dnsdr.domain.replication import (
     SemiSync,
     assess,
     errant_transactions,
+    self_written,
     to_view,
     transactions_behind,
 )
@@ -238,8 +239,6 @@ def test_source_own_transactions_are_never_errant() -> None:
 
 
 def test_self_written_gtids_of_a_replica_are_errant_without_its_source() -> None:
-    from dnsdr.domain.replication import self_written
-
     replica = ReplicationState(endpoint="r2", flavour="mariadb", reachable=True, server_id=2, read_only=True,
                                gtid_binlog_pos="0-1-18,1-2-4", channel=Channel(source_host="r1", source_port=3306))
     assert self_written(replica) == ("1-2-4",)
@@ -255,3 +254,16 @@ def test_self_written_gtids_of_a_replica_are_errant_without_its_source() -> None
     garbage = ReplicationState(endpoint="r2", flavour="mariadb", reachable=True, server_id=2,
                                gtid_binlog_pos="not-a-gtid", channel=Channel(source_host="r1", source_port=3306))
     assert self_written(garbage) == ()
+
+
+def test_a_primary_with_the_after_commit_wait_point_is_degraded() -> None:
+    primary = ReplicationState(endpoint="r1", flavour="mariadb", reachable=True, server_id=1, gtid_strict_mode=True,
+                               semi_sync=SemiSync(source_enabled=True, source_active=True, source_clients=1,
+                                                  wait_point="AFTER_COMMIT"))
+    verdict = assess(primary, expect_replica=False)
+    assert verdict.health.value == "degraded"
+    assert any("wait point is AFTER_COMMIT" in r for r in verdict.reasons)
+    safe = ReplicationState(endpoint="r1", flavour="mariadb", reachable=True, server_id=1, gtid_strict_mode=True,
+                            semi_sync=SemiSync(source_enabled=True, source_active=True, source_clients=1,
+                                               wait_point="AFTER_SYNC"))
+    assert assess(safe, expect_replica=False).health.value == "healthy"

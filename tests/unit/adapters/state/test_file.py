@@ -137,3 +137,17 @@ def test_a_corrupt_record_names_the_file_and_the_way_out(tmp_path: Path) -> None
     (tmp_path / "lab.journal.json").write_text('{"run_id": 3}')
     with pytest.raises(CorruptStateError, match=r"lab\.journal\.json"):
         store.load_journal()
+
+
+def test_the_controller_record_round_trips_and_defaults_when_absent(tmp_path: Path) -> None:
+    from dnsdr.domain.automation import ControlRecord, SemiSyncSample
+
+    store = FileStateStore(tmp_path, "lab")
+    assert store.load_control() == ControlRecord()
+    record = ControlRecord(paused=True, paused_reason="maintenance", last_auto_failover_at=5.0,
+                           semi_sync=SemiSyncSample("r1", True, "AFTER_SYNC", 4.0))
+    store.save_control(record)
+    assert store.load_control() == record
+    (tmp_path / "lab.control.json").write_text('{"paused": "yes"}')
+    with pytest.raises(CorruptStateError, match=r"lab\.control\.json.*paused"):
+        store.load_control()
