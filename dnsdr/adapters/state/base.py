@@ -19,8 +19,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.automation import ControlRecord
+from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.journal import ClusterRecord, Journal
 from dnsdr.domain.lease import Lease
 
