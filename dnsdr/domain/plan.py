@@ -175,7 +175,9 @@ def failover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
         Step(f"stop-designate-{old}", StepKind.STOP_DESIGNATE, old, f"Designate services in {old}",
              "stop api, central, worker, producer, mdns (skipped if unreachable)"),
         Step("catch-up", StepKind.CATCH_UP, new, _db(new_region),
-             "nothing (waits until the relay log is applied)"),
+             "stops its IO thread when the old primary is unreachable (fence from the replica side: a "
+             "partitioned old primary collects no more semi-sync acknowledgements); waits until the relay log "
+             "is applied"),
         Step("promote", StepKind.PROMOTE, new, _db(new_region),
              "stop replication, reset replica configuration, read_only=0, prove a write"),
         Step("bump-epoch", StepKind.BUMP_EPOCH, new, _db(new_region), "epoch + 1 recorded with primary=" + new),

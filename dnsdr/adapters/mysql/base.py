@@ -114,6 +114,9 @@ class DatabaseAdapter(ABC):
     @abstractmethod
     def stop_replica(self, s: Session) -> None: ...
 
+    @abstractmethod
+    def stop_io(self, s: Session) -> None: ...
+
     def server_errant(self, s: Session, candidate: ReplicationState, source: ReplicationState) -> tuple[str, ...]:
         return errant_transactions(candidate, source)
 
@@ -192,6 +195,22 @@ class DatabaseAdapter(ABC):
                            killed_sessions=killed)
 
     # ------------------------------------------------------------ catch up
+
+    def stop_io_thread(self) -> str:
+        """Fence from the replica side (as MOCO does): stop receiving from the source, keep applying.
+
+        When the old primary cannot be reached it may still be alive behind a partition; once the
+        candidate's IO thread is stopped it can no longer acknowledge semi-sync commits there, so no
+        client of the old primary is told a write succeeded that the new primary will not have.
+        """
+        with self.connector.session() as s:
+            state = self.read_state(s)
+            if state.channel is None:
+                return "not a replica: nothing to stop"
+            if state.channel.io_running == "No":
+                return "IO thread already stopped"
+            self.stop_io(s)
+            return f"IO thread stopped (was {state.channel.io_running}); applying what was received"
 
     def catch_up(self, timeout: float, until: str | None = None) -> CatchUpResult:
         """Wait until everything received (or ``until``, e.g. a fenced source's final position) is

@@ -143,6 +143,9 @@ class MariaDBAdapter(DatabaseAdapter):
         have = gtid.parse_mariadb_gtids(state.gtid_current_pos) + gtid.parse_mariadb_gtids(state.gtid_slave_pos)
         return gtid.mariadb_missing(gtid.parse_mariadb_gtids(target), have)
 
+    def stop_io(self, s: Session) -> None:
+        s.run("STOP SLAVE IO_THREAD")
+
     def stop_replica(self, s: Session) -> None:
         s.run("STOP SLAVE")
 

@@ -146,6 +146,9 @@ class MySQL8Adapter(DatabaseAdapter):
         left = gtid.subtract_gtid_sets(gtid.parse_gtid_set(target), gtid.parse_gtid_set(state.gtid_executed))
         return gtid.format_gtid_set(left)
 
+    def stop_io(self, s: Session) -> None:
+        s.run("STOP REPLICA IO_THREAD")
+
     def stop_replica(self, s: Session) -> None:
         s.run("STOP REPLICA")
 

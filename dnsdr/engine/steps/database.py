@@ -71,6 +71,9 @@ class CatchUp(Handler):
             if not source.reachable:
                 raise StepFailed(f"{plan.from_region} became unreachable during the switchover")
             until = source.gtid_binlog_pos or source.position
+        fenced = ""
+        if plan.operation is Operation.FAILOVER and not rt.node(plan.from_region).observe().reachable:
+            fenced = rt.node(step.region).stop_io_thread() + "; "
         result = rt.node(step.region).catch_up(rt.spec.policy.relay_log_timeout_seconds, until=until)
         verdict = catch_up_gate(step.region, result.applied, result.remaining, rt.forces)
         if not verdict.allowed:
@@ -78,7 +81,7 @@ class CatchUp(Handler):
         for risk in verdict.risks:
             self.ctx.add_risk(risk)
         self.ctx.acted.add(step.name)
-        return result.message
+        return fenced + result.message
 
 
 class Promote(Handler):

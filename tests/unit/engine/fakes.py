@@ -173,6 +173,13 @@ class FakeNode:
                            f"fenced: read-only, {killed} client sessions killed", (proof,),
                            write_refused=self.fence_provable, proof=proof, killed_sessions=killed)
 
+    def stop_io_thread(self) -> str:
+        self._session("stop_io_thread")
+        if self.source is None:
+            return "not a replica: nothing to stop"
+        was, self.io_running = self.io_running, "No"
+        return "IO thread already stopped" if was == "No" else f"IO thread stopped (was {was})"
+
     def catch_up(self, timeout: float, until: str | None = None) -> CatchUpResult:
         self._session(f"catch_up({timeout:g}, until={until})")
         target = until if until is not None else self.received

@@ -37,9 +37,9 @@ def test_catch_up_applies_what_the_candidate_received(
     ctx = clock.context()
     handler, step = CatchUp(rt, ctx), rt.plan.step("catch-up")
     assert handler.check(step) == "relay log not yet confirmed applied"
-    assert run_step(handler, step) == "applied 0-1-105 after 0.2 s"
+    assert run_step(handler, step) == "IO thread stopped (was Yes); applied 0-1-105 after 0.2 s"
     r2 = behind["r2"]
-    assert r2.calls == ["catch_up(30, until=None)"]  # the policy's relayLogTimeoutSeconds, the received position
+    assert r2.calls == ["stop_io_thread", "catch_up(30, until=None)"]  # fenced first; the policy's timeout
     channel = r2.observe().channel  # still a replica (promote detaches it), with nothing left to apply
     assert r2.current_pos == "0-1-105" and channel is not None and channel.unapplied == 0
     assert ctx.risks == [] and handler.check(step) is None
@@ -65,7 +65,7 @@ def test_a_forced_relay_log_timeout_passes_and_is_recorded_as_a_risk(
     rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), behind, forces=frozenset({Force.RELAY_TIMEOUT}))
     ctx = clock.context()
     detail = run_step(CatchUp(rt, ctx), rt.plan.step("catch-up"))
-    assert detail == "timed out after 30.0 s; still missing 0-1-101..105"
+    assert detail == "IO thread stopped (was Yes); timed out after 30.0 s; still missing 0-1-101..105"
     assert ctx.risks == ["forced past: r2 did not apply its relay log in time; still missing 0-1-101..105"]
 
 
@@ -161,3 +161,19 @@ def test_a_switchover_refuses_to_promote_while_the_old_primary_is_writable_again
     rt = make_runtime(spec, switchover_plan(spec, "r1", "r2"), cluster)  # the fence was lifted after fence-database
     with pytest.raises(StepFailed, match="writable again"):
         Promote(rt, clock.context()).precondition(rt.plan.step("promote"))
+
+
+def test_a_failover_with_the_old_primary_unreachable_fences_from_the_replica_side(
+        spec: DesignateDR, behind: FakeCluster, clock: VirtualClock) -> None:
+    rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), behind)
+    detail = run_step(CatchUp(rt, clock.context()), rt.plan.step("catch-up"))
+    r2 = behind["r2"]
+    assert detail.startswith("IO thread stopped (was ") and r2.io_running == "No"
+    assert r2.calls.index("stop_io_thread") < next(i for i, c in enumerate(r2.calls) if c.startswith("catch_up"))
+
+
+def test_a_failover_with_the_old_primary_reachable_keeps_the_io_thread(
+        spec: DesignateDR, cluster: FakeCluster, clock: VirtualClock) -> None:
+    rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), cluster)
+    run_step(CatchUp(rt, clock.context()), rt.plan.step("catch-up"))
+    assert "stop_io_thread" not in cluster["r2"].calls
