@@ -17,6 +17,7 @@ from dnsdr.adapters.dns_prober import sweep
 from dnsdr.adapters.mysql import DatabaseAdapter, Timeouts, adapter_for
 from dnsdr.adapters.secrets import SecretError
 from dnsdr.adapters.state import StateStore
+from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.journal import ClusterRecord, Journal, Outcome
 from dnsdr.domain.replication import ReplicationState, assess, errant_transactions, transactions_behind
@@ -91,6 +92,7 @@ class Observation:
     cluster: ClusterRecord | None = None
     operation: Journal | None = None  # the journal of an unfinished or failed run
     state_error: str | None = None  # the state store could not be read
+    control: ControlRecord | None = None  # pause, cool-down, retries of automatic failover
 
     @property
     def epoch(self) -> int | None:
@@ -108,6 +110,7 @@ class Observation:
                 "outcome": op.outcome.value, "stopped_at": op.last_step.name if op.last_step else None,
                 "detail": op.last_step.detail if op.last_step else ""},
             "state_error": self.state_error,
+            "automation": None if self.control is None else self.control.to_dict(),
         }
 
 
@@ -206,9 +209,10 @@ class Observer:
         return SerialSummary(primary, len(zones), report.in_sync, report.per_target(), len(report.stuck_zones()))
 
     def observe(self, store: StateStore | None = None, with_serials: bool = True) -> Observation:
-        cluster, unfinished, state_error = None, None, None
+        cluster, unfinished, state_error, control = None, None, None, None
         if store is not None:
             try:
+                control = store.load_control()
                 cluster = store.load_cluster()
                 journal = store.load_journal()
                 if journal is not None and journal.outcome in (Outcome.RUNNING, Outcome.FAILED):
@@ -221,7 +225,7 @@ class Observer:
         return Observation(
             name=self.spec.name, primary=primary, databases=rows, agreement=agreement(self.spec, states, cluster),
             serials=self.serials(primary) if with_serials else None, cluster=cluster, operation=unfinished,
-            state_error=state_error,
+            state_error=state_error, control=control,
         )
 
     def close(self) -> None:

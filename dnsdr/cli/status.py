@@ -3,6 +3,7 @@ epoch and any unfinished run, and the zone serial drift per target."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -73,6 +74,17 @@ def operation_lines(obs: Observation) -> list[str]:
         lines.append(f"state store: cannot read ({obs.state_error})")
     for reason in obs.agreement.reasons:
         lines.append(f"DISAGREE: {reason}")
+    control = obs.control
+    if control is not None and control.paused:
+        lines.append("automatic failover: PAUSED" + (f" ({control.paused_reason})" if control.paused_reason else "")
+                     + "; `dnsdr resume` to allow it")
+    if control is not None and control.last_auto_failover_at is not None and (
+            control.acknowledged_at is None or control.acknowledged_at < control.last_auto_failover_at):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(control.last_auto_failover_at))
+        lines.append(f"automatic failover at {when} not yet acknowledged: the next one waits for the cool-down or "
+                     "`dnsdr ack`")
+    if control is not None and control.failed_attempts:
+        lines.append(f"automatic failover failed {control.failed_attempts} time(s): {control.last_error}")
     op = obs.operation
     if op is not None:
         at = op.last_step

@@ -205,6 +205,9 @@ class PolicySpec:
     cooldown_seconds: float = 3600.0
     semi_sync_required: bool = True
     relay_log_timeout_seconds: float = 30.0
+    # An automatic failover refuses when semi-sync was off or AFTER_COMMIT before the loss, unless this says
+    # the operator accepts losing acknowledged writes (a manual `dnsdr promote` decides for itself).
+    accept_data_loss: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Protocol
 from dnsdr.adapters.state import StateStore, holder_id
 from dnsdr.adapters.state.base import LeaseKeeper
 from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, StepStatus
-from dnsdr.domain.plan import Plan, Step, StepKind
+from dnsdr.domain.plan import Operation, Plan, Step, StepKind
 from dnsdr.domain.safety import Force
 from dnsdr.engine.context import RunContext
 from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
@@ -93,6 +93,7 @@ class Executor:
                 return existing, True
             if existing.changed_anything:
                 raise EngineError(unfinished_message(existing))
+        self._check_still_current()
         journal = Journal(
             run_id=uuid.uuid4().hex[:12], operation=self.plan.operation.value, from_region=self.plan.from_region,
             to_region=self.plan.to_region, fingerprint=self.plan.fingerprint, started_at=self.ctx.wall(),
@@ -100,6 +101,19 @@ class Executor:
             spec_name=self.plan.spec_name,
         )
         return journal, False
+
+    def _check_still_current(self) -> None:
+        """Under the lease, before a new run: the primary this plan was made from is still the recorded one.
+
+        Two controllers (or a controller and a person) may both plan a failover from r1; the second to
+        get the lease must not run it again after the first succeeded.
+        """
+        if self.plan.operation not in (Operation.FAILOVER, Operation.SWITCHOVER):
+            return
+        cluster = self.store.load_cluster()
+        if cluster is not None and cluster.primary != self.plan.from_region:
+            raise EngineError(f"the recorded primary is now {cluster.primary}, not {self.plan.from_region} as when "
+                              f"this {self.plan.operation.value} was planned; nothing was changed")
 
     def run(self) -> RunResult:
         with self.store.hold(self.holder) as keeper:

@@ -99,6 +99,11 @@ class StateStore(ABC):
     @abstractmethod
     def save_control(self, record: ControlRecord) -> None: ...
 
+    @abstractmethod
+    def update_control(self, change: Callable[[ControlRecord], ControlRecord]) -> ControlRecord:
+        """Read, change and write the controller record atomically (a person pausing while the
+        controller records a sample must not lose either update)."""
+
     # -- history
     @abstractmethod
     def history(self, limit: int | None = None) -> list[Journal]:

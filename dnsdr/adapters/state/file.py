@@ -129,6 +129,12 @@ class FileStateStore(StateStore):
     def save_control(self, record: ControlRecord) -> None:
         self._write(self._path("control.json"), record.to_dict())
 
+    def update_control(self, change: Callable[[ControlRecord], ControlRecord]) -> ControlRecord:
+        with self._lease_file():  # the same short flock that serialises the lease's compare-and-swap
+            record = change(self.load_control())
+            self.save_control(record)
+            return record
+
     # -- history
     def history(self, limit: int | None = None) -> list[Journal]:
         try:

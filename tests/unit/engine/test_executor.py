@@ -16,7 +16,7 @@ import yaml
 from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.state import FileStateStore as JournalStore
 from dnsdr.domain.journal import Outcome, StepStatus
-from dnsdr.domain.plan import Plan, Step, StepKind, failover_plan
+from dnsdr.domain.plan import Plan, Step, StepKind, failover_plan, rejoin_plan
 from dnsdr.domain.safety import Refusal, Verdict
 from dnsdr.domain.spec_parse import parse_designatedr
 from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
@@ -83,7 +83,10 @@ def test_a_second_run_changes_nothing(tmp_path: Path, plan: Plan) -> None:
     store, world = JournalStore(tmp_path, "x"), World()
     executor(plan, store, world).run()
     before = list(world.actions)
-    result = executor(plan, store, world).run()
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
+    rejoin = rejoin_plan(spec, "r1", "r2")  # a plan whose steps are all in effect already
+    world.facts |= {s.name for s in rejoin.steps}
+    result = executor(rejoin, store, world).run()
     assert result.succeeded and world.actions == before
     assert all(s.detail == "already in effect" for s in result.journal.steps)
 
@@ -152,7 +155,8 @@ def test_a_failed_run_that_changed_nothing_is_replaced_silently(tmp_path: Path, 
 def test_the_journal_records_the_lease_token_and_the_spec_name(tmp_path: Path, plan: Plan) -> None:
     store, world = JournalStore(tmp_path, "x"), World()
     first = executor(plan, store, world).run().journal
-    second = executor(plan, store, world).run().journal
+    spec = parse_designatedr(yaml.safe_load(EXAMPLE.read_text()), KINDS)
+    second = executor(rejoin_plan(spec, "r1", "r2"), store, world).run().journal
     assert first.lease_token == 1 and second.lease_token == 2
     assert first.spec_name == plan.spec_name
 
@@ -201,3 +205,13 @@ def test_killed_after_each_step_then_rerun_ends_with_exactly_one_promotion(
         actions = (work / "actions").read_text().split()
         assert actions.count("promote") == 1, (step.name, actions)
         assert sorted(actions) == sorted(set(actions)), f"{step.name}: an action ran twice: {actions}"
+
+
+def test_a_plan_made_from_a_primary_that_is_no_longer_recorded_never_runs(tmp_path: Path, plan: Plan) -> None:
+    store, world = JournalStore(tmp_path, "x"), World()
+    late = executor(plan, store, world)  # planned r1 -> r2 at the same time as the first
+    executor(plan, store, world).run()
+    before = list(world.actions)
+    with pytest.raises(EngineError, match="the recorded primary is now r2, not r1"):
+        late.run()
+    assert world.actions == before

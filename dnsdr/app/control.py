@@ -1,0 +1,224 @@
+"""One round of the controller: observe -> decide -> act, on the application core.
+
+The controller's own view (each database: reachable? the candidate's IO thread and heartbeat age,
+measurable only because the database adapters live across rounds), the monitor's verdict and the
+state store (epoch, cool-down, pause, acknowledgements, the last semi-sync sample) go into the pure
+decision (:mod:`dnsdr.domain.detection`) and the automation gate (:mod:`dnsdr.domain.automation`).
+It acts only on region-lost, only when the policy says automatic, with the same failover engine
+and journal as ``dnsdr promote``, under the state store's lease: two controllers, or a controller
+and a person, never act at once. A failover journaled as running when the controller starts (it
+was killed mid-way) is resumed before anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from dnsdr.adapters.state import LockedError, StateStore
+from dnsdr.app.observe import DatabaseRow, Observer
+from dnsdr.app.operations import NothingToDo, OperationRequest, execute, prepare
+from dnsdr.app.settings import Settings
+from dnsdr.domain import automation
+from dnsdr.domain.automation import Action, ActionKind, ControlRecord, Policy, SemiSyncSample
+from dnsdr.domain.detection import Decision, DetectorState, MonitorView, Sample, Verdict, decide
+from dnsdr.domain.errors import DnsdrError
+from dnsdr.domain.journal import Journal, Outcome
+from dnsdr.domain.plan import Operation
+from dnsdr.domain.replication import ReplicationState
+from dnsdr.domain.spec import DesignateDR, FailoverMode
+
+log = logging.getLogger("dnsdr.controller")
+
+# What the monitor says now: per-region views (None when it did not answer), and why not.
+MonitorSource = Callable[[], tuple[dict[str, MonitorView] | None, str]]
+FailoverRunner = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    at: float
+    primary: str
+    candidate: str | None
+    decision: Decision
+    action: Action
+    outcome: str = ""
+    databases: dict[str, ReplicationState] = field(default_factory=dict)
+    control: ControlRecord = field(default_factory=ControlRecord)
+    epoch: int | None = None
+    monitor: dict[str, MonitorView] | None = None
+    rows: tuple[DatabaseRow, ...] = ()
+    run: Journal | None = None  # the journal of a failover this round ran or resumed
+
+    @property
+    def errant(self) -> dict[str, int]:
+        return {r.region: len(r.errant or ()) for r in self.rows}
+
+
+def policy_of(spec: DesignateDR) -> Policy:
+    p = spec.policy
+    return Policy(automatic=p.failover is FailoverMode.AUTOMATIC, cooldown_seconds=p.cooldown_seconds,
+                  accept_data_loss=p.accept_data_loss)
+
+
+class Controller:
+    """Holds what must live across rounds: database adapters, the detector state, the store."""
+
+    def __init__(self, spec: DesignateDR, settings: Settings, monitor: MonitorSource,
+                 clock: Callable[[], float] = time.time, observer: Observer | None = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.store: StateStore = settings.store(spec)
+        self.monitor = monitor
+        self.clock = clock
+        self.observer = observer or Observer(spec, settings.resolver)
+        self.detector = DetectorState()
+        self.policy = policy_of(spec)
+
+    # ------------------------------------------------------------ observe
+
+    def _roles(self, states: dict[str, ReplicationState]) -> tuple[str, str | None]:
+        """The primary (recorded, else the one writable non-replica, else the spec's) and its candidate."""
+        cluster = self.store.load_cluster()
+        writable = [n for n, s in states.items() if s.writable and not s.is_replica]
+        primary = cluster.primary if cluster else (writable[0] if len(writable) == 1 else self.spec.primary_region)
+        others = [r.name for r in self.spec.database_regions if r.name != primary]
+        following = [n for n in others if (ch := states[n].channel) is not None and states[n].reachable
+                     and self._is_source(primary, ch.source_host, ch.source_port)]
+        chosen = following or others
+        return primary, chosen[0] if chosen else None
+
+    def _is_source(self, region: str, host: str, port: int) -> bool:
+        db = self.spec.region(region).database
+        return db is not None and (db.endpoint.host, db.endpoint.port) == (host, port)
+
+    def _sample(self, now: float, states: dict[str, ReplicationState], rows: tuple[DatabaseRow, ...], primary: str,
+                candidate: str | None, monitor: dict[str, MonitorView] | None, monitor_error: str) -> Sample:
+        p = states[primary]
+        sees: bool | None = None
+        evidence = ""
+        if candidate is not None and states[candidate].reachable:
+            ch = states[candidate].channel
+            if ch is not None and self._is_source(primary, ch.source_host, ch.source_port):
+                sees = ch.source_alive
+                age = "-" if ch.heartbeat_age_seconds is None else f"{ch.heartbeat_age_seconds:.1f} s"
+                evidence = (f"{candidate}'s replica: IO {ch.io_running}, heartbeat age {age}"
+                            + (f", error {ch.last_io_errno}: {ch.last_io_error}" if ch.last_io_errno else ""))
+            else:
+                evidence = f"{candidate} does not replicate from {primary}: no opinion"
+        elif candidate is not None:
+            evidence = f"{candidate}'s database is unreachable ({states[candidate].error}): no opinion"
+        problems = tuple(f"{r.region}: {reason}" for r in rows if r.health != "healthy" for reason in r.reasons)
+        view = None if monitor is None else monitor.get(primary)
+        return Sample(at=now, primary=primary, candidate=candidate or "-", primary_db_reachable=p.reachable,
+                      primary_db_error=p.error or "", replica_sees_source=sees, replica_evidence=evidence,
+                      monitor=view, monitor_error=monitor_error or ("" if view else f"no verdict for {primary}"),
+                      problems=problems)
+
+    def _remember_semi_sync(self, now: float, primary: str, state: ReplicationState) -> ControlRecord:
+        if not state.reachable or state.is_replica:
+            return self.store.load_control()
+        sample = SemiSyncSample(primary, state.semi_sync.source_active, state.semi_sync.wait_point, now)
+        current = self.store.load_control()
+        old = current.semi_sync
+        if old is not None and (old.region, old.active, old.wait_point) == (sample.region, sample.active,
+                                                                             sample.wait_point):
+            return current
+        return self.store.update_control(lambda c: replace(c, semi_sync=sample))
+
+    # ------------------------------------------------------------ act
+
+    def _unfinished_failover(self) -> Journal | None:
+        journal = self.store.load_journal()
+        if journal is None or journal.operation != Operation.FAILOVER.value or journal.outcome is not Outcome.RUNNING:
+            return None
+        return journal
+
+    def failover(self, candidate: str) -> tuple[str, Journal | None]:
+        """Run (or resume) the failover to ``candidate`` like `dnsdr promote`; what happened, and its journal."""
+        prepared = prepare(self.spec, OperationRequest(Operation.FAILOVER, candidate), self.store,
+                           self.settings.resolver)
+        if isinstance(prepared, NothingToDo):
+            return prepared.message, None
+        try:
+            result = execute(prepared, on_event=_log_step)
+        finally:
+            prepared.close()
+        journal = result.journal
+        return (f"failover {prepared.plan.from_region} -> {candidate} succeeded (run {journal.run_id}, "
+                f"epoch {journal.epoch})"), journal
+
+    def _act(self, now: float, action: Action, candidate: str | None) -> tuple[str, Journal | None]:
+        if action.kind is not ActionKind.FAILOVER or candidate is None:
+            return "", None
+        try:
+            outcome, journal = self.failover(candidate)
+        except LockedError as exc:
+            return f"not acting: {exc}", None
+        except DnsdrError as exc:
+            error = str(exc)
+            self.store.update_control(lambda c: automation.after_failure(c, self.policy, now, error))
+            log.error("automatic failover failed: %s", error)
+            return f"failover failed: {error}", self.store.load_journal()
+        if journal is not None:
+            self.store.update_control(lambda c: automation.after_success(c, self.clock()))
+        self.detector = DetectorState()
+        log.warning("automatic failover: %s", outcome)
+        return outcome, journal
+
+    # ------------------------------------------------------------ the round
+
+    def round(self) -> RoundReport:
+        now = self.clock()
+        unfinished = self._unfinished_failover()
+        control = self.store.load_control()
+        if unfinished is not None and self.policy.automatic and not control.paused:
+            log.warning("resuming the unfinished failover %s -> %s (run %s)", unfinished.from_region,
+                        unfinished.to_region, unfinished.run_id)
+            action = Action(ActionKind.FAILOVER, f"resume the unfinished failover (run {unfinished.run_id})")
+            outcome, run = self._act(now, action, unfinished.to_region)
+            decision = Decision(Verdict.REGION_LOST, unfinished.from_region, (action.reason,), 0, now)
+            return RoundReport(now, unfinished.to_region, None, decision, action, outcome,
+                               control=self.store.load_control(), run=run)
+        states = self.observer.databases()
+        primary, candidate = self._roles(states)
+        monitor, monitor_error = self.monitor()
+        control = self._remember_semi_sync(now, primary, states[primary])
+        rows = self.observer.rows(states, primary)
+        sample = self._sample(now, states, rows, primary, candidate, monitor, monitor_error)
+        self.detector, decision = decide(self.detector, sample, self.spec.policy.consecutive_failures)
+        action = automation.next_action(decision, control, self.policy, now)
+        if action.kind is ActionKind.ALERT:
+            log.warning("%s", action.reason, extra={"region": primary})
+        outcome, run = self._act(now, action, candidate)
+        cluster = self.store.load_cluster()
+        return RoundReport(now, primary, candidate, decision, action, outcome, states, self.store.load_control(),
+                           cluster.epoch if cluster else None, monitor, rows, run)
+
+    def close(self) -> None:
+        self.observer.close()
+
+
+def _log_step(event: str, step: object, record: object) -> None:
+    name = getattr(step, "name", "?")
+    log.info("step %s: %s %s", name, event, getattr(record, "detail", ""), extra={"step": name})
+
+
+# ------------------------------------------------------------ pause, resume, acknowledge
+
+
+def pause(store: StateStore, reason: str) -> ControlRecord:
+    return store.update_control(lambda c: replace(c, paused=True, paused_reason=reason))
+
+
+def resume(store: StateStore) -> ControlRecord:
+    return store.update_control(lambda c: replace(c, paused=False, paused_reason=""))
+
+
+def acknowledge(store: StateStore, now: float | None = None) -> ControlRecord:
+    """Lift the cool-down after an automatic failover (and forget a failed attempt's back-off)."""
+    at = time.time() if now is None else now
+    return store.update_control(lambda c: replace(automation.acknowledged(c, at), failed_attempts=0,
+                                                  next_attempt_at=None, last_error=""))

@@ -1,0 +1,1 @@
+"""``dnsdr run``: the standalone controller, observe -> decide -> act every probe interval."""
