@@ -16,6 +16,7 @@ logging.getLogger("designate").setLevel(logging.CRITICAL)
 
 from designate import objects  # noqa: E402
 from designate.backend import base as backend_base  # noqa: E402
+from designate.objects import fields  # noqa: E402
 from designate.objects.adapters import DesignateAdapter  # noqa: E402
 
 logging.getLogger("designate.objects.adapters.base").disabled = True
@@ -53,3 +54,21 @@ def _missing_required(pool: Any) -> str:
                 if not item.obj_attr_is_set(key):
                     return f"{what} item without {key}"
     return ""
+
+
+def designate_takes_host(value: Any) -> bool:
+    """Designate's IPOrHost, the field of pools.yml nameservers, masters and also_notifies hosts."""
+    try:
+        fields.IPOrHost().coerce(None, "host", value)
+    except Exception:  # ValueError, TypeError, AddrFormatError: all rejections
+        return False
+    return True
+
+
+def designate_takes_domain(value: Any) -> bool:
+    """Designate's DomainField as PoolNsRecord.hostname declares it."""
+    try:
+        fields.DomainField(maxLength=255).coerce(None, "hostname", value)
+    except Exception:
+        return False
+    return True
