@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dnsdr.domain.errors import InvalidInput
-from dnsdr.domain.fields import NAME, Node, Problems, host_key, quote
+from dnsdr.domain.fields import NAME, Node, Problems, host_key, quote, shorten
 from dnsdr.domain.spec import API_VERSION, KIND, BackendKind, DesignateDR, FailoverMode, PolicySpec, PoolSpec
 from dnsdr.domain.spec_pool import read_pool
 from dnsdr.domain.spec_region import RegionDraft, read_region
@@ -164,9 +164,9 @@ def _check_unique_endpoints(problems: Problems, drafts: list[RegionDraft]) -> se
             if owner is None:
                 seen[(proto, key, port)] = d.label
             elif owner == d.label:
-                problems.add("spec.regions", f"duplicate address {written} (twice in region {d.label})")
+                problems.add("spec.regions", f"duplicate address {shorten(written)} (twice in region {d.label})")
             else:
-                problems.add("spec.regions", f"duplicate address {written} (in regions {owner} and {d.label})")
+                problems.add("spec.regions", f"duplicate address {shorten(written)} (in regions {owner} and {d.label})")
                 shared.add(key)
     return shared
 
@@ -178,7 +178,7 @@ def _check_region_addresses_disjoint(problems: Problems, drafts: list[RegionDraf
         for key in sorted({host_key(h) for h in d.parts.addresses()}):
             other = owners.setdefault(key, d.label)
             if other != d.label and key not in reported:
-                problems.add("spec.regions", f"address {key} is used by regions {other} and {d.label}")
+                problems.add("spec.regions", f"address {shorten(key)} is used by regions {other} and {d.label}")
 
 
 def _policy(node: Node) -> PolicySpec | None:

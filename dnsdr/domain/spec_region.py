@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dnsdr.domain.fields import NAME, Node, host_key, quote, storable_problem
+from dnsdr.domain.fields import NAME, Node, host_key, quote, shorten, storable_problem
 from dnsdr.domain.spec import (
     BackendKind,
     BackendSpec,
@@ -98,7 +98,8 @@ def check_distinct(list_node: Node, endpoints: list[Endpoint | None], what: str)
             continue
         first = seen.setdefault((host_key(e.host), e.port), i)
         if first != i:
-            list_node.problems.add(f"{list_node.path}[{i}]", f"{what} {e} is listed twice (also at [{first}])")
+            list_node.problems.add(f"{list_node.path}[{i}]",
+                                   f"{what} {shorten(str(e))} is listed twice (also at [{first}])")
 
 
 def endpoint(node: Node | None, default_port: int | None = None, check_keys: bool = True,

@@ -295,3 +295,14 @@ def test_what_designate_lets_pass_passes(path: list[Any], value: Any) -> None:
     doc = _mutated(path, value)
     assert designate_accepts(doc) == (True, "ok")
     assert check_pools(doc) == []
+
+
+@pytest.mark.parametrize("huge", ["x" * 100_000, "2001:db8::" + "1" * 100_000, list(range(10_000)), {"k" * 50_000: 1}])
+def test_no_problem_echoes_a_huge_value_in_full(huge: Any) -> None:
+    longest = 0
+    for path in PATHS:
+        doc = base()
+        _edit(doc, ("set", path, huge))
+        _edit(doc, ("add key", path[:-1], ("k" * 50_000, huge)))
+        longest = max(longest, *(len(p) for p in check_pools(doc)), 0)
+    assert 0 < longest < 300

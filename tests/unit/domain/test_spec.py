@@ -194,3 +194,29 @@ def test_values_are_echoed_short(doc: Doc) -> None:
         "spec.pool.'" + "y" * 76 + "...: unknown key (known: alsoNotifies, attributes, description, id, name, nsRecords)",
         "spec.primaryRegion: unknown region '" + "x" * 76 + "...",
     ]
+
+
+def _leaves(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    found: list[tuple[Any, ...]] = [prefix] if prefix else []
+    for key, child in children:
+        found.extend(_leaves(child, (*prefix, key)))
+    return found
+
+
+@pytest.mark.parametrize("huge", ["x" * 100_000, "1.2.3." + "4" * 100_000, list(range(10_000)), {"k" * 50_000: 1}])
+def test_no_problem_echoes_a_huge_value_in_full(doc: Doc, huge: Any) -> None:
+    longest = 0
+    for path in _leaves(doc):
+        mutated = copy.deepcopy(doc)
+        node: Any = mutated
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = huge
+        if isinstance(node, dict):
+            node["k" * 50_000] = huge  # and an unknown key as long
+        try:
+            parse_designatedr(mutated, KINDS)
+        except SpecError as exc:
+            longest = max(longest, *(len(p) for p in exc.problems))
+    assert 0 < longest < 300
