@@ -40,7 +40,7 @@ EXAMPLES = ["1.2.3.4", "999.1.1.1", "1.2.3", "1.2.3.", "01.2.3.4", "127.1", "fe8
             "\u0661.\u0662.\u0663.\u0664"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(value=HOSTS)
 def test_pools_check_host_rule_is_designates(value: str) -> None:
     assert (pool_host_problem(value, strict=False) is None) == designate_takes_host(value), value
@@ -51,7 +51,7 @@ def test_pools_check_host_rule_is_designates_on_known_traps(value: str) -> None:
     assert (pool_host_problem(value, strict=False) is None) == designate_takes_host(value)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(value=HOSTS)
 @example("1.2.3.")
 def test_what_the_spec_accepts_for_pools_yml_designate_accepts(value: str) -> None:
@@ -59,7 +59,7 @@ def test_what_the_spec_accepts_for_pools_yml_designate_accepts(value: str) -> No
         assert designate_takes_host(value), value
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(value=HOSTS)
 def test_ns_record_rule_is_designates(value: str) -> None:
     assert (fqdn_problem(value, strict=False) is None) == designate_takes_domain(value), value
