@@ -14,7 +14,10 @@ from typing import Any
 import yaml
 
 from dnsdr.domain.errors import InvalidInput
+from dnsdr.domain.fields import host_key
 from dnsdr.domain.spec import BackendSpec, DesignateDR, Endpoint, RegionSpec, SecretLookup, SecretRef
+
+DESCRIPTION_LIMIT = 160  # Designate's pool and target descriptions
 
 
 def redacted(_: SecretRef) -> str:
@@ -77,7 +80,7 @@ def _target(
     options.update(backend.kind.pool_options(backend, secret))
     return {
         "type": backend.type,
-        "description": f"{region.name} {backend.kind.label} {backend.name} (managed by dnsdr)",
+        "description": f"{region.name} {backend.kind.label} {backend.name} (managed by dnsdr)"[:DESCRIPTION_LIMIT],
         "masters": [_endpoint(m) for m in masters],
         "options": options,
     }
@@ -86,24 +89,24 @@ def _target(
 def render_pools(spec: DesignateDR, state: WorldState, secret: SecretLookup = redacted) -> list[dict[str, Any]]:
     """The pools.yml document (a list of pools) as plain data."""
     check_state(spec, state)
-    lost_hosts: set[str] = set()
+    lost_hosts: set[str] = set()  # compared by host_key: 2001:DB8::1 is 2001:db8::1
     for r in spec.regions:
         if r.name in state.lost:
-            lost_hosts |= r.addresses()
+            lost_hosts |= {host_key(h) for h in r.addresses()}
     live = live_regions(spec, state)
     pool_spec = spec.pool
     pool: dict[str, Any] = {"name": pool_spec.name}
     if pool_spec.id:
         pool["id"] = pool_spec.id
     description = pool_spec.description or f"managed by dnsdr ({spec.name})"
-    pool["description"] = f"{description} [{state.describe()}]"[:160]
+    pool["description"] = f"{description} [{state.describe()}]"[:DESCRIPTION_LIMIT]
     pool["attributes"] = dict(pool_spec.attributes)
     pool["ns_records"] = [{"hostname": ns.hostname, "priority": ns.priority} for ns in pool_spec.ns_records]
     pool["nameservers"] = [_endpoint(ns) for r in live for ns in r.polled_nameservers]
     pool["targets"] = [
         _target(b, r, masters_for(spec, state, r), secret) for r in live for b in r.backends
     ]
-    pool["also_notifies"] = [_endpoint(a) for a in pool_spec.also_notifies if a.host not in lost_hosts]
+    pool["also_notifies"] = [_endpoint(a) for a in pool_spec.also_notifies if host_key(a.host) not in lost_hosts]
     return [pool]
 
 

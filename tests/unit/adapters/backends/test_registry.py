@@ -58,7 +58,7 @@ def test_an_unregistered_type_is_one_clear_problem() -> None:
     try:
         parse_designatedr(_with_nsd(), KINDS)
     except SpecError as exc:
-        assert exc.problems[0] == "spec.regions[1].backends[2].type: must be one of pdns4, bind9, got 'nsd'"
+        assert exc.problems == ["spec.regions[1].backends[2].type: must be one of pdns4, bind9, got 'nsd'"]
     else:
         raise AssertionError("an unknown backend type was accepted")
 

@@ -1,0 +1,288 @@
+"""Read one region of a DesignateDR spec: its database, Designate services, backends and endpoints.
+
+A region is read as far as it can be, even when part of it is wrong: :class:`RegionDraft` keeps
+what parsed and what was *given*, so the cross-region checks judge the document the operator meant
+and do not pile consequences ("found 1 database region") onto a problem already reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dnsdr.domain.fields import NAME, Node, host_key, quote, shorten, storable_problem
+from dnsdr.domain.spec import (
+    BackendKind,
+    BackendSpec,
+    DatabaseFlavour,
+    DatabaseSpec,
+    DesignateSpec,
+    Endpoint,
+    RegionSpec,
+    SecretRef,
+    ServiceControl,
+)
+
+ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+SCHEMA = re.compile(r"[A-Za-z0-9_]{1,64}")
+CONTROL_DRIVERS = ("command", "kubernetes")
+COMMAND_NAMES = ("start", "stop", "restart", "repoint", "status")
+# Designate stores pool target options in VARCHAR(255) columns.
+OPTION_LIMIT = 255
+
+
+@dataclass(frozen=True)
+class RegionDraft:
+    """What could be read of ``spec.regions[index]``.
+
+    ``parts`` holds every part that parsed (named ``regions[i]`` when the name did not): the region
+    itself when the document has no problem.
+    ``database_given``/``designate_given``/``backends_given`` record what the operator wrote,
+    valid or not, for the checks that count regions with a database.
+    """
+
+    index: int
+    name: str | None
+    parts: RegionSpec
+    backend_indexes: tuple[int, ...]  # where each of ``parts.backends`` stands in the document
+    database_given: bool
+    designate_given: bool
+    backends_given: bool
+
+    @property
+    def label(self) -> str:
+        return self.name or f"regions[{self.index}]"
+
+
+def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind]) -> RegionDraft | None:
+    """The draft of one region; None when it is not even a mapping (already reported)."""
+    allowed = {"name", "database", "designate", "backends", "nameservers", "monitor"}
+    if not node.mapping(allowed):
+        return None
+    name_node = node.require("name")
+    name = name_node.string(NAME, "region name") if name_node else None
+    db_node = node.get("database")
+    database = _database(db_node) if db_node else None
+    des_node = node.get("designate")
+    designate = _designate(des_node) if des_node else None
+    backends_node = node.get("backends")
+    backends = [_backend(b, kinds) for b in backends_node.items()] if backends_node else []
+    ns_node = node.get("nameservers")
+    nameservers = [endpoint(n, 53, pool=True) for n in ns_node.items()] if ns_node else []
+    if ns_node is not None:
+        check_distinct(ns_node, nameservers, "nameserver")
+    mon_node = node.get("monitor")
+    monitor = endpoint(mon_node) if mon_node else None
+    parts = RegionSpec(
+        name=name or f"regions[{index}]",
+        database=database,
+        designate=designate,
+        backends=tuple(b for b in backends if b is not None),
+        nameservers=tuple(n for n in nameservers if n is not None),
+        monitor=monitor,
+    )
+    indexes = tuple(i for i, b in enumerate(backends) if b is not None)
+    given = backends_node is not None and (not isinstance(backends_node.value, list) or bool(backends_node.value))
+    return RegionDraft(index=index, name=name, parts=parts, backend_indexes=indexes,
+                       database_given=db_node is not None, designate_given=des_node is not None,
+                       backends_given=given)
+
+
+def check_distinct(list_node: Node, endpoints: list[Endpoint | None], what: str) -> None:
+    """Designate keeps host and port unique in a pool's lists: a repeat fails `pool update`."""
+    seen: dict[tuple[str, int], int] = {}
+    for i, e in enumerate(endpoints):
+        if e is None:
+            continue
+        first = seen.setdefault((host_key(e.host), e.port), i)
+        if first != i:
+            list_node.problems.add(f"{list_node.path}[{i}]",
+                                   f"{what} {shorten(str(e))} is listed twice (also at [{first}])")
+
+
+def endpoint(node: Node | None, default_port: int | None = None, check_keys: bool = True,
+             pool: bool = False) -> Endpoint | None:
+    """Read ``host``/``port``; ``check_keys=False`` when the mapping holds other keys too.
+
+    ``pool`` endpoints end up in pools.yml, so their host follows Designate's rule.
+    """
+    if node is None:
+        return None
+    if not node.mapping({"host", "port"} if check_keys else None):
+        return None
+    host_node = node.require("host")
+    host = None
+    if host_node is not None:
+        host = host_node.pool_host() if pool else host_node.host()
+    port_node = node.get("port")
+    if port_node is None and default_port is None:
+        node.require("port")
+        return None
+    port = port_node.integer(1, 65535) if port_node else default_port
+    if host is None or port is None:
+        return None
+    return Endpoint(host, port)
+
+
+def _secret_ref(node: Node | None) -> SecretRef | None:
+    if node is None:
+        return None
+    if not node.mapping({"secretKeyRef", "file", "env"}):
+        return None
+    given = [k for k in ("secretKeyRef", "file", "env") if node.get(k) is not None]
+    if len(given) != 1:
+        node.problems.add(node.path, "must name exactly one of secretKeyRef, file, env")
+        return None
+    if (f := node.get("file")) is not None:
+        path = f.string()
+        if path is not None and not path.startswith("/"):
+            f.problems.add(f.path, "must be an absolute path")
+            return None
+        return SecretRef(file=path) if path else None
+    if (e := node.get("env")) is not None:
+        var = e.string(ENV_VAR, "environment variable name")
+        return SecretRef(env=var) if var else None
+    ref = node.get("secretKeyRef")
+    assert ref is not None
+    if not ref.mapping({"name", "key"}):
+        return None
+    n, k = ref.require("name"), ref.require("key")
+    name = n.string(NAME, "Secret name") if n else None
+    key = k.string(SECRET_KEY, "Secret key") if k else None
+    if name is None or key is None:
+        return None
+    return SecretRef(secret_name=name, secret_key=key)
+
+
+def _database(node: Node) -> DatabaseSpec | None:
+    allowed = {"flavour", "host", "port", "user", "passwordRef", "replicationUser",
+               "replicationPasswordRef", "schema"}
+    if not node.mapping(allowed):
+        return None
+    flavour_node = node.require("flavour")
+    flavour = flavour_node.choice(tuple(f.value for f in DatabaseFlavour)) if flavour_node else None
+    address = endpoint(node, 3306, check_keys=False)
+    user_node = node.require("user")
+    user = user_node.string() if user_node else None
+    password = _secret_ref(node.require("passwordRef"))
+    repl_user_node = node.require("replicationUser")
+    repl_user = repl_user_node.string() if repl_user_node else None
+    repl_password = _secret_ref(node.require("replicationPasswordRef"))
+    schema_node = node.get("schema")
+    schema = schema_node.string(SCHEMA, "schema name") if schema_node else "designate"
+    if None in (flavour, address, user, password, repl_user, repl_password, schema):
+        return None
+    assert flavour and address and user and password and repl_user and repl_password and schema
+    return DatabaseSpec(DatabaseFlavour(flavour), address, user, password, repl_user, repl_password, schema)
+
+
+def _designate(node: Node) -> DesignateSpec | None:
+    if not node.mapping({"api", "mdns", "notifySources", "control", "manageCommand"}):
+        return None
+    api_node = node.require("api")
+    api = None
+    scheme = "http"
+    if api_node is not None and api_node.mapping({"host", "port", "scheme"}):
+        scheme_node = api_node.get("scheme")
+        scheme = (scheme_node.choice(("http", "https")) or "http") if scheme_node else "http"
+        stripped = {k: v for k, v in api_node.value.items() if k != "scheme"}
+        api = endpoint(Node(stripped, api_node.path, api_node.problems))
+    mdns_node = node.require("mdns")
+    mdns = [endpoint(m, 5354, pool=True) for m in mdns_node.items()] if mdns_node else []
+    if mdns_node is not None and isinstance(mdns_node.value, list) and not mdns:
+        node.problems.add(mdns_node.path, "must list at least one mdns endpoint")
+    sources_node = node.get("notifySources")
+    sources = [s.host() for s in sources_node.items()] if sources_node else []
+    control = _control(node.require("control"))
+    manage_node = node.get("manageCommand")
+    manage: list[str | None] = [m.string() for m in manage_node.items()] if manage_node else ["designate-manage"]
+    if api is None or control is None or None in mdns or None in sources or None in manage or not mdns:
+        return None
+    return DesignateSpec(
+        api=api,
+        mdns=tuple(m for m in mdns if m),
+        notify_sources=tuple(s for s in sources if s),
+        control=control,
+        manage_command=tuple(m for m in manage if m),
+        api_scheme=scheme,
+    )
+
+
+def _control(node: Node | None) -> ServiceControl | None:
+    if node is None or not node.mapping({"driver", "commands", "namespace"}):
+        return None
+    driver_node = node.require("driver")
+    driver = driver_node.choice(CONTROL_DRIVERS) if driver_node else None
+    commands: list[tuple[str, str]] = []
+    cmds_node = node.get("commands")
+    if cmds_node is not None and cmds_node.mapping(set(COMMAND_NAMES)):
+        for key in COMMAND_NAMES:
+            c = cmds_node.get(key)
+            value = c.string() if c else None
+            if value:
+                commands.append((key, value))
+    if driver == "command" and (cmds_node is None or isinstance(cmds_node.value, Mapping)):
+        for key in ("stop", "start", "repoint"):
+            if key not in dict(commands) and (cmds_node is None or cmds_node.get(key) is None):
+                node.problems.add(f"{node.path}.commands.{key}", "is required by the command driver")
+    ns_node = node.get("namespace")
+    namespace = ns_node.string(NAME, "namespace") if ns_node else None
+    if driver is None:
+        return None
+    return ServiceControl(driver=driver, commands=tuple(commands), namespace=namespace)
+
+
+def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None:
+    """A backend of any registered type, read as its kind declares (see :class:`BackendKind`)."""
+    if not node.mapping():
+        return None
+    type_node = node.require("type")
+    kind_name = type_node.choice(tuple(kinds)) if type_node else None
+    if kind_name is None:
+        return None
+    kind = kinds[kind_name]
+    node.mapping({"type", "name", "dns", kind.control_key, kind.credential_key, *kind.settings})
+    name_node = node.require("name")
+    name = name_node.string(NAME, "backend name") if name_node else None
+    dns = endpoint(node.require("dns"), 53, pool=True)
+    control, scheme = _control_endpoint(node.require(kind.control_key), kind)
+    credential = _secret_ref(node.require(kind.credential_key))
+    settings: list[tuple[str, str]] = []
+    for key in kind.settings:
+        value_node = node.get(key)
+        value = value_node.text(OPTION_LIMIT) if value_node else None
+        if value is not None:
+            settings.append((key, value))
+    if name is None or dns is None or control is None or credential is None:
+        return None
+    backend = BackendSpec(name=name, kind=kind, dns=dns, control=control, credential=credential, scheme=scheme,
+                          settings=tuple(settings))
+    _check_pool_options(node, backend)
+    return backend
+
+
+def _check_pool_options(node: Node, backend: BackendSpec) -> None:
+    """The target options this backend renders must fit Designate's columns (the secret is not known yet)."""
+    options = backend.kind.pool_options(backend, lambda ref: "")
+    for key, value in options.items():
+        if len(value) > OPTION_LIMIT:
+            node.problems.add(node.path, f"pools.yml option {key} would be {len(value)} characters "
+                                         f"({quote(value)}); Designate stores at most {OPTION_LIMIT}")
+        elif (problem := storable_problem(value)) is not None:
+            node.problems.add(node.path, f"pools.yml option {key}: {problem}")
+
+
+def _control_endpoint(node: Node | None, kind: BackendKind) -> tuple[Endpoint | None, str]:
+    """The endpoint dnsdr manages the backend through, with its scheme when the kind has one."""
+    if node is None:
+        return None, ""
+    if not kind.schemes:
+        return endpoint(node, kind.control_port), ""
+    if not node.mapping({"host", "port", "scheme"}):
+        return None, ""
+    scheme_node = node.get("scheme")
+    scheme = (scheme_node.choice(kind.schemes) or kind.schemes[0]) if scheme_node else kind.schemes[0]
+    stripped = {k: v for k, v in node.value.items() if k != "scheme"}
+    return endpoint(Node(stripped, node.path, node.problems), kind.control_port), scheme
