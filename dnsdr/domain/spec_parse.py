@@ -183,7 +183,7 @@ def _check_region_addresses_disjoint(problems: Problems, drafts: list[RegionDraf
 
 def _policy(node: Node) -> PolicySpec | None:
     allowed = {"failover", "probeIntervalSeconds", "consecutiveFailures", "maxLagSeconds",
-               "cooldownSeconds", "semiSyncRequired", "relayLogTimeoutSeconds"}
+               "cooldownSeconds", "semiSyncRequired", "relayLogTimeoutSeconds", "acceptDataLoss"}
     if not node.mapping(allowed):
         return None
     before = len(node.problems.items)
@@ -204,7 +204,9 @@ def _policy(node: Node) -> PolicySpec | None:
     failures = c.integer(1, 100) if c else default.consecutive_failures
     s = node.get("semiSyncRequired")
     semi = s.boolean() if s else default.semi_sync_required
-    if len(node.problems.items) != before or mode is None or failures is None or semi is None:
+    a = node.get("acceptDataLoss")
+    loss = a.boolean() if a else default.accept_data_loss
+    if len(node.problems.items) != before or mode is None or failures is None or semi is None or loss is None:
         return None
     return PolicySpec(
         failover=FailoverMode(mode),
@@ -214,4 +216,5 @@ def _policy(node: Node) -> PolicySpec | None:
         cooldown_seconds=cooldown,
         semi_sync_required=semi,
         relay_log_timeout_seconds=relay,
+        accept_data_loss=loss,
     )

@@ -220,3 +220,14 @@ def test_no_problem_echoes_a_huge_value_in_full(doc: Doc, huge: Any) -> None:
         except SpecError as exc:
             longest = max(longest, *(len(p) for p in exc.problems))
     assert 0 < longest < 300
+
+
+def test_accept_data_loss_is_off_unless_said() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    assert parse_designatedr(doc, KINDS).policy.accept_data_loss is False
+    doc = copy.deepcopy(doc)
+    doc["spec"]["policy"]["acceptDataLoss"] = True
+    assert parse_designatedr(doc, KINDS).policy.accept_data_loss is True
+    doc["spec"]["policy"]["acceptDataLoss"] = "yes"
+    with pytest.raises(SpecError, match="acceptDataLoss: must be true or false"):
+        parse_designatedr(doc, KINDS)
