@@ -1,0 +1,188 @@
+"""Small hostile servers on loopback for unit tests: they accept and then misbehave on purpose.
+
+Each accepted connection runs a *behaviour* in its own thread: stay silent, close at once, send
+garbage, trickle, or answer HTTP with whatever status, headers and body a test wants. Everything
+runs on 127.0.0.1 with an ephemeral port and stops (listener and connections) when the context ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Behaviour = Callable[[socket.socket, threading.Event], None]
+
+# The credential every hostile test uses; it must never appear in an error, str() or repr().
+MARKER = "MARKER-s3cr3t-XYZ"
+
+
+@contextmanager
+def hostile_tcp(behaviour: Behaviour, port: int = 0) -> Iterator[int]:
+    """Listen on 127.0.0.1 (``port`` 0: any free one) and hand every connection to ``behaviour``."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def run(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            behaviour(conn, stop)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            conn.settimeout(5)
+            conns.append(conn)
+            t = threading.Thread(target=run, args=(conn,), daemon=True)
+            threads.append(t)
+            t.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        acceptor.join()
+        listener.close()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv
+        for t in threads:
+            t.join(2)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- behaviours ------------------------------------------------------------------------------------
+
+def silent(conn: socket.socket, stop: threading.Event) -> None:
+    """Accept, read whatever comes, never answer."""
+    conn.settimeout(0.05)
+    while not stop.is_set():
+        try:
+            if not conn.recv(65536):
+                return
+        except TimeoutError:
+            continue
+
+
+def close_at_once(conn: socket.socket, stop: threading.Event) -> None:
+    """Accept and close before reading anything."""
+
+
+def close_after_read(conn: socket.socket, stop: threading.Event) -> None:
+    """Read the first message, then close without answering."""
+    conn.recv(65536)
+
+
+def send_after_read(data: bytes | Callable[[], bytes], hold: bool = True) -> Behaviour:
+    """Read the first message, answer ``data`` (or what it returns), then stay open (``hold``) or close."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(data() if callable(data) else data)
+        if hold:
+            silent(conn, stop)
+
+    return behaviour
+
+
+def send_at_once(data: bytes | Callable[[], bytes]) -> Behaviour:
+    """Greet with ``data`` before the client says anything (as MySQL does), then stay open."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(data() if callable(data) else data)
+        silent(conn, stop)
+
+    return behaviour
+
+
+def trickle(head: bytes, every: float = 0.05) -> Behaviour:
+    """Read the first message, send ``head`` then one random octet every ``every`` seconds, forever."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(head)
+        while not stop.wait(every):
+            conn.sendall(os.urandom(1))
+
+    return behaviour
+
+
+def read_http_request(conn: socket.socket) -> bytes:
+    """Everything up to the end of one HTTP request's headers (and its body, if it has a length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = conn.recv(65536)
+        if not got:
+            return data
+        data += got
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            want = int(line.split(b":", 1)[1])
+            while len(body) < want:
+                got = conn.recv(65536)
+                if not got:
+                    break
+                body += got
+    return data
+
+
+def http(status: int, body: bytes, headers: dict[str, str] | None = None, *, length: int | None = None,
+         requests: list[bytes] | None = None) -> Behaviour:
+    """Answer every request on the connection with ``status`` and ``body`` (keep-alive); ``length``
+    overrides Content-Length (a lie, to make the client wait for octets that never come)."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            request = read_http_request(conn)
+            if not request:
+                return
+            if requests is not None:
+                requests.append(request)
+            head = f"HTTP/1.1 {status} Whatever\r\nContent-Length: {len(body) if length is None else length}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+            conn.sendall(head.encode() + b"\r\n" + body)
+
+    return behaviour
+
+
+def http_endless(status: int = 200, chunk: bytes = b"x" * 65536) -> Behaviour:
+    """Answer with a body that never ends (no length, just more and more octets)."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        read_http_request(conn)
+        conn.sendall(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n\r\n".encode())
+        while not stop.is_set():
+            conn.sendall(chunk)
+
+    return behaviour
+
+
+def elapsed(fn: Callable[[], object]) -> tuple[object, float]:
+    """``fn()``'s result (or the exception it raised) and the wall time it took."""
+    start = time.monotonic()
+    try:
+        result: object = fn()
+    except Exception as exc:
+        result = exc
+    return result, time.monotonic() - start
