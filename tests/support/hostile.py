@@ -166,6 +166,23 @@ def http(status: int, body: bytes, headers: dict[str, str] | None = None, *, len
     return behaviour
 
 
+def http_routes(route: Callable[[str, str], tuple[int, bytes]], requests: list[bytes] | None = None) -> Behaviour:
+    """Answer each request with ``route(method, path)`` -> (status, body), keeping the connection open."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            request = read_http_request(conn)
+            if not request:
+                return
+            if requests is not None:
+                requests.append(request)
+            method, path = request.split(b"\r\n", 1)[0].decode().split(" ")[:2]
+            status, body = route(method, path)
+            conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    return behaviour
+
+
 def http_endless(status: int = 200, chunk: bytes = b"x" * 65536) -> Behaviour:
     """Answer with a body that never ends (no length, just more and more octets)."""
 
@@ -186,3 +203,48 @@ def elapsed(fn: Callable[[], object]) -> tuple[object, float]:
     except Exception as exc:
         result = exc
     return result, time.monotonic() - start
+
+
+# --- a fake named control channel (isccc), honest or not --------------------------------------------
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        got = conn.recv(n - len(data))
+        if not got:
+            return b""
+        data += got
+    return data
+
+
+def named(secret: bytes, answer: Callable[[str], tuple[int, str]], *, sign_with: bytes | None = None,
+          extra: dict[str, object] | None = None, algorithm: str = "sha256") -> Behaviour:
+    """A control channel as named 9.18 runs it: a frame signed with another key closes the connection;
+    ``answer(command)`` gives (result, text) for every command but the login's ``null``. ``sign_with``
+    signs answers with another key (a bad HMAC); ``extra`` is merged into every answer's ``_data``."""
+    from dnsdr.adapters import isccc
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        nonce = "424242"
+        while not stop.is_set():
+            head = _recv_exact(conn, 4)
+            if not head:
+                return
+            payload = _recv_exact(conn, int.from_bytes(head, "big"))
+            try:
+                msg = isccc.verify(algorithm, secret, payload)
+            except isccc.IscccError:
+                return  # named logs "bad auth" and closes
+            ctrl = isccc.subtable(msg, "_ctrl")
+            command = isccc.text(isccc.subtable(msg, "_data"), "type") or ""
+            result, text = (0, "") if command == "null" else answer(command)
+            data: dict[str, object] = {"type": command, "result": str(result), "text": text}
+            if result:
+                data["err"] = text
+            data.update(extra or {})
+            now = int(time.time())
+            reply = {"_ser": isccc.text(ctrl, "_ser") or "0", "_tim": str(now), "_exp": str(now + 60), "_rpl": "1",
+                     "_nonce": nonce}
+            conn.sendall(isccc.sign(algorithm, sign_with or secret, reply, data))
+
+    return behaviour
