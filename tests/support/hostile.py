@@ -248,3 +248,13 @@ def named(secret: bytes, answer: Callable[[str], tuple[int, str]], *, sign_with:
             conn.sendall(isccc.sign(algorithm, sign_with or secret, reply, data))
 
     return behaviour
+
+
+def assert_no_secret(err: BaseException, *secrets: str) -> None:
+    """No secret (MARKER by default) in the error's str(), repr(), args, or its logged traceback."""
+    import traceback
+
+    shown = [str(err), repr(err), repr(err.args), "".join(traceback.format_exception(err))]
+    for secret in secrets or (MARKER,):
+        for text in shown:
+            assert secret not in text, text

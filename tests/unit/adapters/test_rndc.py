@@ -19,6 +19,7 @@ from dnsdr.domain.spec import Endpoint
 from tests.support.hostile import (
     MARKER,
     Behaviour,
+    assert_no_secret,
     close_after_read,
     close_at_once,
     elapsed,
@@ -58,8 +59,7 @@ def assert_clean(err: object, port: int) -> None:
     assert isinstance(err, RndcError), f"{type(err).__name__}: {err}"  # never a traceback
     text = str(err)
     assert text.startswith(f"rndc 127.0.0.1:{port}") and "\n" not in text and len(text) < 400
-    for secret in SECRETS:
-        assert secret not in text and secret not in repr(err)
+    assert_no_secret(err, *SECRETS)
 
 
 @pytest.mark.parametrize(("name", "behaviour", "kind", "needle"), [
