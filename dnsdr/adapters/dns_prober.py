@@ -161,6 +161,15 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
             now = time.monotonic()
             wait = timeout
             for st in states:
+                for s in st.socks:  # expire first, so a retry is sent now rather than after the next wait
+                    tq = s.timeouts
+                    while tq and tq[0][0] <= now:
+                        _, qid, z = heappop(tq)
+                        entry = s.inflight.get(qid)
+                        if entry is not None and entry[0] == z:
+                            del s.inflight[qid]
+                            st.inflight -= 1
+                            remaining -= give_up_or_retry(st, z, "timeout")
                 if st.queue:
                     if rate is not None:
                         st.tokens = min(float(window), st.tokens + (now - st.last) * rate)
@@ -202,16 +211,8 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                     if st.queue and st.inflight < window:
                         wait = min(wait, 0.0005 if rate is None else max(0.0005, (1 - st.tokens) / rate))
                 for s in st.socks:
-                    tq = s.timeouts
-                    while tq and tq[0][0] <= now:
-                        _, qid, z = heappop(tq)
-                        entry = s.inflight.get(qid)
-                        if entry is not None and entry[0] == z:
-                            del s.inflight[qid]
-                            st.inflight -= 1
-                            remaining -= give_up_or_retry(st, z, "timeout")
-                    if tq:
-                        wait = min(wait, tq[0][0] - now)
+                    if s.timeouts:
+                        wait = min(wait, s.timeouts[0][0] - now)
             if remaining <= 0:
                 break
             for fd, _ev in ep.poll(max(wait, 0.0)):
@@ -279,7 +280,7 @@ def worst_case_seconds(zones: int, options: ProbeOptions | None = None) -> float
     the UDP phase is at most ``(ceil(zones / window) + 1) * (retries + 1) * timeout`` (list
     scheduling: the work spread over the window, plus one pair's chain of attempts), plus the
     sending time at ``rate``; the TCP phase for truncated answers ends ``(retries + 1) * timeout``
-    after it starts. Time spent computing (huge sweeps) comes on top.
+    after it starts. CPU time (huge sweeps) and timer granularity (~1 ms a wait) come on top.
     """
     opts = options or ProbeOptions()
     attempts = opts.retries + 1

@@ -353,3 +353,20 @@ def test_worst_case_formula() -> None:
     assert worst_case_seconds(1, opts) == 3 * 3 * 1.0
     limited = ProbeOptions(timeout=1.0, retries=2, rate=1000.0, window=100)
     assert worst_case_seconds(1000, limited) == 36.0 + 3.0
+
+
+def test_a_silent_target_keeps_within_the_stated_bound_when_zones_exceed_the_window() -> None:
+    # Eight zones through a window of two: attempts run back to back, so a timed-out attempt's retry
+    # must go out at once (it used to wait for another timeout, doubling the time).
+    opts = ProbeOptions(timeout=0.1, retries=1, rate=None, window=2, sockets=1)
+    zones = [ExpectedZone(f"{i:032x}", n, s) for i, (n, s) in enumerate(list(SERIALS.items())[:8])]
+    silent_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent_udp.bind(("127.0.0.1", 0))
+    try:
+        start = time.monotonic()
+        report = sweep(zones, [Target("silent", "x", *silent_udp.getsockname())], opts)
+        took = time.monotonic() - start
+    finally:
+        silent_udp.close()
+    assert {p.error for p in report.pairs} == {"timeout"}
+    assert took < worst_case_seconds(len(zones), opts)  # (4 + 2) x 2 x 0.1 = 1.2 s; the work itself is 0.8 s
