@@ -22,11 +22,13 @@ MARKER = "MARKER-s3cr3t-XYZ"
 
 
 @contextmanager
-def hostile_tcp(behaviour: Behaviour, port: int = 0) -> Iterator[int]:
-    """Listen on 127.0.0.1 (``port`` 0: any free one) and hand every connection to ``behaviour``."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
+def hostile_tcp(behaviour: Behaviour, port: int = 0, listener: socket.socket | None = None) -> Iterator[int]:
+    """Listen on 127.0.0.1 (``port`` 0: any free one; or on ``listener``, already bound) and hand every
+    connection to ``behaviour``."""
+    if listener is None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
     listener.listen(64)
     listener.settimeout(0.05)
     stop = threading.Event()
@@ -69,6 +71,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def udp_and_tcp_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """A UDP and a (not yet listening) TCP socket bound to the same free port on 127.0.0.1."""
+    for _ in range(50):  # the port UDP got may be taken for TCP: try another
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket()
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            return udp, tcp
+        except OSError:
+            udp.close()
+            tcp.close()
+    raise RuntimeError("no port free for both UDP and TCP")
 
 
 # --- behaviours ------------------------------------------------------------------------------------

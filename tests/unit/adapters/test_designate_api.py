@@ -25,7 +25,7 @@ from tests.support.hostile import (
     trickle,
 )
 
-T = 0.3
+T = 0.2
 ZONE = {"id": "z1", "name": "a.example.", "status": "ACTIVE", "action": "NONE", "serial": 17}
 
 

@@ -15,15 +15,16 @@ import dns.rrset
 import pytest
 
 from dnsdr.adapters.dns_lookup import txt_values
-from tests.support.hostile import hostile_tcp, silent
+from tests.support.hostile import hostile_tcp, silent, udp_and_tcp_on_one_port
 
 TIMEOUT = 0.3
 
 
 @contextmanager
-def udp_server(answer: Callable[[bytes], bytes]) -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+def udp_server(answer: Callable[[bytes], bytes], sock: socket.socket | None = None) -> Iterator[int]:
+    if sock is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.05)
     stop = threading.Event()
 
@@ -73,7 +74,8 @@ def test_garbage_over_udp_is_no_answer(answer: Callable[[bytes], bytes]) -> None
 
 
 def test_truncated_then_silent_tcp_is_no_answer_within_two_timeouts() -> None:
-    with udp_server(truncated) as port, hostile_tcp(silent, port=port):
+    udp, tcp = udp_and_tcp_on_one_port()
+    with udp_server(truncated, udp) as port, hostile_tcp(silent, listener=tcp):
         start = time.monotonic()
         assert txt_values("127.0.0.1", port, "canary.example.", timeout=TIMEOUT) is None
         assert time.monotonic() - start < 3 * 2 * TIMEOUT

@@ -28,7 +28,15 @@ from hypothesis import strategies as st
 from dnsdr.adapters.dns_answer import BAD, IGNORE, OK, RCODE, TRUNCATED, message_outcome, parse_answer, question_wire
 from dnsdr.adapters.dns_prober import ProbeOptions, _Sock, probe_soa, sweep, worst_case_seconds
 from dnsdr.domain.serials import ExpectedZone, PairClass, Target
-from tests.support.hostile import Behaviour, close_after_read, hostile_tcp, send_after_read, silent, trickle
+from tests.support.hostile import (
+    Behaviour,
+    close_after_read,
+    hostile_tcp,
+    send_after_read,
+    silent,
+    trickle,
+    udp_and_tcp_on_one_port,
+)
 
 FAST = ProbeOptions(timeout=0.3, retries=1, rate=None, window=64, sockets=2, tcp_window=8)
 
@@ -133,19 +141,19 @@ Handler = Callable[[bytes], list[bytes]]
 
 
 @contextmanager
-def responder(handler: Handler, tcp_handler: Handler | None = None) -> Iterator[tuple[str, int]]:
-    """A UDP (and optionally TCP) server on 127.0.0.1 answering through ``handler``."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(0.1)
-    port = udp.getsockname()[1]
+def responder(handler: Handler, tcp_handler: Handler | None = None,
+              udp: socket.socket | None = None) -> Iterator[tuple[str, int]]:
+    """A UDP (and optionally TCP) server on 127.0.0.1 answering through ``handler`` (on ``udp`` if given)."""
     tcp = None
     if tcp_handler is not None:
-        tcp = socket.socket()
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind(("127.0.0.1", port))
+        udp, tcp = udp_and_tcp_on_one_port()
         tcp.listen(16)
         tcp.settimeout(0.1)
+    elif udp is None:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.1)
+    port = udp.getsockname()[1]
     stop = threading.Event()
 
     def serve_udp() -> None:
@@ -335,8 +343,11 @@ def test_truncating_target_with_broken_tcp_stays_within_the_stated_bound(mode: s
     opts = ProbeOptions(timeout=0.2, retries=1, rate=None, window=64, sockets=2)
     zones = [ExpectedZone(f"{i:032x}", n, s) for i, (n, s) in enumerate(list(SERIALS.items())[:100])]
     behaviour = HOSTILE_TCP[mode]
-    with (responder(tc_only) as bad, responder(honest) as good,
-          hostile_tcp(behaviour, port=bad[1]) if behaviour else nullcontext()):
+    udp, tcp = udp_and_tcp_on_one_port()
+    if behaviour is None:
+        tcp.close()  # nothing listens on TCP: connections are refused
+    with (responder(tc_only, udp=udp) as bad, responder(honest) as good,
+          hostile_tcp(behaviour, listener=tcp) if behaviour else nullcontext()):
         start = time.monotonic()
         report = sweep(zones, [Target("tc", "x", *bad), Target("ok", "x", *good)], opts)
         took = time.monotonic() - start

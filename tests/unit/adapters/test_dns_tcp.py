@@ -21,26 +21,21 @@ T = 0.2
 
 
 def serve(build: Callable[[dns.message.Message], bytes] | None = None, *, gate: threading.Event | None = None,
-          active: list[int] | None = None) -> Behaviour:
-    """Reads one length-prefixed query and answers ``build(query)``; counts connections open at once."""
+          held: list[int] | None = None) -> Behaviour:
+    """Reads one length-prefixed query and answers ``build(query)``; with ``gate``, holds queries until
+    it opens and records in ``held`` the most held at once."""
     lock = threading.Lock()
 
     def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        if active is not None:
+        (n,) = struct.unpack("!H", conn.recv(2, socket.MSG_WAITALL))
+        query = dns.message.from_wire(conn.recv(n, socket.MSG_WAITALL))
+        if gate is not None and held is not None and not gate.is_set():
             with lock:
-                active[0] += 1
-                active[1] = max(active[1], active[0])
-        try:
-            (n,) = struct.unpack("!H", conn.recv(2, socket.MSG_WAITALL))
-            query = dns.message.from_wire(conn.recv(n, socket.MSG_WAITALL))
-            if gate is not None:
-                gate.wait(5)
-            out = build(query) if build else b""
-            conn.sendall(struct.pack("!H", len(out)) + out)
-        finally:
-            if active is not None:
-                with lock:
-                    active[0] -= 1
+                held[0] += 1
+                held[1] = max(held[1], held[0])
+            gate.wait(5)
+        out = build(query) if build else b""
+        conn.sendall(struct.pack("!H", len(out)) + out)
 
     return behaviour
 
@@ -75,13 +70,13 @@ def test_bad_answers_are_final_failures() -> None:
 
 
 def test_connections_per_target_are_capped() -> None:
-    active = [0, 0]
+    held = [0, 0]
     gate = threading.Event()
-    threading.Timer(0.05, gate.set).start()
-    with hostile_tcp(serve(lambda q: soa(q), gate=gate, active=active)) as port:
+    threading.Timer(0.1, gate.set).start()  # until then no query is answered: all the client may open, it has
+    with hostile_tcp(serve(lambda q: soa(q), gate=gate, held=held)) as port:
         got, _ = soa_over_tcp(pairs(port, 30), timeout=1.0, retries=0, per_target=3)
     assert all(o.serial == 99 for o in got)
-    assert 1 <= active[1] <= 3
+    assert held[1] == 3
 
 
 def test_the_phase_ends_after_retries_plus_one_timeouts() -> None:

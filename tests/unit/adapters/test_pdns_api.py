@@ -135,7 +135,7 @@ def test_zone_id_escaping() -> None:
 
 # --- hostile servers: junk answers are PdnsError on one bounded line, in bounded time, without the key ----
 
-T = 0.3
+T = 0.2
 
 
 def hostile_error(behaviour: Behaviour, call: Callable[[PdnsClient], object] = lambda c: c.list_zones(),

@@ -31,7 +31,7 @@ from tests.support.hostile import (
     trickle,
 )
 
-T = 0.3
+T = 0.2
 KEY = RndcKey("rndc-key", "hmac-sha256", MARKER.encode())
 SECRETS = (MARKER, base64.b64encode(MARKER.encode()).decode())
 

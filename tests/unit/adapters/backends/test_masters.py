@@ -17,7 +17,7 @@ from dnsdr.adapters.backends.pdns4 import Pdns4Driver
 from dnsdr.domain.spec import BackendSpec, Endpoint, SecretRef
 from tests.support.hostile import MARKER, Behaviour, hostile_tcp, http, http_routes, named, silent
 
-T = 0.3
+T = 0.2
 ZONES = ["a.example.", "b.example.", "c.example."]
 MASTERS = [Endpoint("192.0.2.1", 5354), Endpoint("192.0.2.2", 5354)]
 RNDC_MATERIAL = base64.b64encode(MARKER.encode()).decode()  # bare base64: hmac-sha256 with MARKER as secret

@@ -149,7 +149,7 @@ def test_mariadb_heartbeat_age_from_counters() -> None:
 
 # --- hostile servers: one clean line naming the endpoint, no raw bytes, no password, bounded time -------
 
-T = 0.3
+T = 0.2
 
 
 def packet(payload: bytes, seq: int = 0) -> bytes:
