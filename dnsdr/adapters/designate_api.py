@@ -2,7 +2,10 @@
 
 Made for ``auth_strategy = noauth`` deployments (the lab) and for tokens: with ``token`` set it
 sends ``X-Auth-Token``; otherwise ``X-Auth-Project-ID`` and ``X-Roles``. One keep-alive connection
-per thread. Errors are :class:`DesignateApiError` with the HTTP status and Designate's message.
+per thread. Errors are :class:`DesignateApiError` with the HTTP status and Designate's message, on
+one bounded line naming the endpoint; no header value (the token) is ever part of one. Each call
+ends within ``timeout`` and reads at most ``max_body`` octets, and an answer that is not JSON of the
+expected shape is an error, not a traceback.
 """
 
 from __future__ import annotations
@@ -11,18 +14,30 @@ import http.client
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from dnsdr.domain.errors import RetryLater
+from dnsdr.adapters.http_bounded import TIMEOUT, TOO_LARGE, HttpFailure, connection, exchange
+from dnsdr.adapters.shown import brief
+from dnsdr.domain.errors import NeedsOperator, RetryLater
+
+T = TypeVar("T")
+MAX_BODY = 16 << 20  # a page of 1,000 zones is ~1 MiB
+MAX_PAGES = 10_000
 
 
 class DesignateApiError(RetryLater):
+    """``status`` is the HTTP status (0 without an HTTP answer, or for an answer of the wrong shape)."""
+
     def __init__(self, status: int, message: str, kind: str = "") -> None:
         self.status = status
         self.kind = kind
-        super().__init__(f"HTTP {status}{f' {kind}' if kind else ''}: {message}" if status else message)
+        super().__init__(message)
+
+
+class DesignateAuthError(DesignateApiError, NeedsOperator):
+    """401/403: the token (or the noauth project and roles) was refused; the token is never shown."""
 
 
 @dataclass(frozen=True)
@@ -80,19 +95,37 @@ class ZoneImport:
                           zone_id=d.get("zone_id"), message=str(d.get("message") or ""))
 
 
+def _shown_url(endpoint: str) -> str:
+    """The endpoint as it may appear in a message: no user:password@, no query string."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return brief(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), 200)
+    except ValueError:  # a port that is not a number
+        return "(unparseable URL)"
+
+
 class DesignateApi:
     def __init__(
         self, endpoint: str, *, project_id: str = "dnsdr", roles: tuple[str, ...] = ("admin",),
-        all_projects: bool = False, token: str | None = None, timeout: float = 30.0,
+        all_projects: bool = False, token: str | None = None, timeout: float = 30.0, max_body: int = MAX_BODY,
     ) -> None:
-        parsed = urllib.parse.urlsplit(endpoint)
+        self.endpoint = _shown_url(endpoint)
+        try:
+            parsed = urllib.parse.urlsplit(endpoint)
+            port = parsed.port
+        except ValueError:
+            parsed, port = urllib.parse.urlsplit(""), None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise DesignateApiError(0, f"not an http(s) URL: {endpoint!r}")
-        self.endpoint = endpoint.rstrip("/")
+            raise DesignateApiError(0, f"not an http(s) URL: {self.endpoint}")
         self._scheme = parsed.scheme
         self._host = parsed.hostname
-        self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self._port = port or (443 if parsed.scheme == "https" else 80)
         self._prefix = parsed.path.rstrip("/")
+        self.max_body = max_body
         self.project_id = project_id
         self.roles = roles
         self.all_projects = all_projects
@@ -105,10 +138,14 @@ class DesignateApi:
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self.timeout)
+            conn = connection(self._scheme, self._host, self._port, self.timeout)
             self._local.conn = conn
         return conn
+
+    def _fail(self, status: int, text: str, kind: str = "") -> DesignateApiError:
+        """An error on one bounded line naming the endpoint; the token is scrubbed before anything is cut."""
+        cls = DesignateAuthError if status in (401, 403) else DesignateApiError
+        return cls(status, brief(f"Designate API {self.endpoint}: {text}", 400, [self._token or ""]), kind)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -133,41 +170,72 @@ class DesignateApi:
         payload = text.encode() if text is not None else json.dumps(body).encode() if body is not None else None
         headers = self._headers()
         headers["Content-Type"] = content_type
+        shown = brief(f"{method} {url.split('?', 1)[0]}", 200, [self._token or ""])
         for attempt in (1, 2):
             conn = self._connection()
             try:
-                conn.request(method, url, body=payload, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
+                status, data = exchange(conn, method, url, payload, headers, seconds=self.timeout,
+                                        max_body=self.max_body)
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest, http.client.ResponseNotReady) as exc:
-                conn.close()
+            except HttpFailure as exc:
                 self._local.conn = None
-                if attempt == 2:
-                    raise DesignateApiError(0, f"{method} {self.endpoint}{path}: connection failed: {exc}") from None
-            except OSError as exc:
-                conn.close()
-                self._local.conn = None
-                raise DesignateApiError(0, f"{method} {self.endpoint}{path}: {exc.strerror or exc}") from None
-        if response.status >= 400:
-            raise _error(response.status, data)
-        if not data:
+                if attempt == 2 or exc.kind in (TIMEOUT, TOO_LARGE):
+                    raise self._fail(0, f"{shown}: {exc}") from None
+        if status >= 400:
+            raise self._error(status, data, shown)
+        if not data.strip():
             return None
         try:
             return json.loads(data)
         except ValueError:
-            raise DesignateApiError(response.status, f"{method} {path}: response is not JSON") from None
+            raise self._fail(status, f"{shown}: answer is not JSON") from None
 
-    def _pages(self, path: str, key: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    def _error(self, status: int, data: bytes, shown: str) -> DesignateApiError:
+        message, kind = data[:2000].decode("utf-8", "replace"), ""
+        try:
+            doc = json.loads(data)
+            if isinstance(doc, dict):
+                message = str(doc.get("message") or doc.get("title") or message)
+                kind = str(doc.get("type") or "")
+        except ValueError:
+            pass
+        detail = brief(message, 200, [self._token or ""]) or http.client.responses.get(status, "error")
+        kind = brief(kind, 60, [self._token or ""])
+        return self._fail(status, f"{shown}: HTTP {status}{f' {kind}' if kind else ''}: {detail}", kind)
+
+    def _typed(self, build: Callable[[Any], T], doc: Any, what: str, shown: str) -> T:
+        """``build(doc)``, or a DesignateApiError when the answer has another shape (never quoting it)."""
+        try:
+            if not isinstance(doc, dict):
+                raise TypeError(what)
+            return build(doc)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            raise self._fail(0, f"{shown}: unexpected answer (not a {what})") from None
+
+    def _call(self, build: Callable[[Any], T], what: str, method: str, path: str, body: Any = None, *,
+              text: str | None = None, content_type: str = "application/json") -> T:
+        """One call whose answer must be a JSON object that ``build`` accepts."""
+        doc = self.request(method, path, body, text=text, content_type=content_type)
+        return self._typed(build, doc, what, f"{method} {path.split('?', 1)[0]}")
+
+    def _pages(self, path: str, key: str, params: Mapping[str, str]) -> Iterator[Any]:
         query = dict(params)
         query.setdefault("limit", "1000")
         url: str | None = f"{path}?{urllib.parse.urlencode(query)}"
+        seen: set[str] = set()
         while url:
-            doc = self.request("GET", url)
-            yield from doc.get(key, [])
-            nxt = (doc.get("links") or {}).get("next")
-            url = urllib.parse.urlsplit(nxt)._replace(scheme="", netloc="").geturl() if nxt else None
+            if url in seen or len(seen) >= MAX_PAGES:  # a "next" link that loops, or no end
+                raise self._fail(0, f"GET {path}: pagination does not end")
+            seen.add(url)
+
+            def page(doc: Any) -> tuple[list[Any], str | None]:
+                items, nxt = doc.get(key, []), (doc.get("links") or {}).get("next")
+                if not isinstance(items, list) or not isinstance(nxt, str | None):
+                    raise TypeError(key)
+                return items, urllib.parse.urlsplit(nxt)._replace(scheme="", netloc="").geturl() if nxt else None
+
+            items, url = self._call(page, f"page of {key}", "GET", url)
+            yield from items
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -190,20 +258,21 @@ class DesignateApi:
             body["ttl"] = ttl
         if description is not None:
             body["description"] = description
-        return Zone.from_json(self.request("POST", "/v2/zones", body))
+        return self._call(Zone.from_json, "zone", "POST", "/v2/zones", body)
 
     def get_zone(self, zone_id: str) -> Zone:
-        return Zone.from_json(self.request("GET", f"/v2/zones/{zone_id}"))
+        return self._call(Zone.from_json, "zone", "GET", f"/v2/zones/{zone_id}")
 
     def list_zones(self, **filters: str) -> list[Zone]:
-        return [Zone.from_json(z) for z in self._pages("/v2/zones", "zones", filters)]
+        return [self._typed(Zone.from_json, z, "zone", "GET /v2/zones") for z in self._pages("/v2/zones", "zones",
+                                                                                           filters)]
 
     def find_zone(self, name: str) -> Zone | None:
         found = self.list_zones(name=name)
         return found[0] if found else None
 
     def delete_zone(self, zone_id: str) -> Zone:
-        return Zone.from_json(self.request("DELETE", f"/v2/zones/{zone_id}"))
+        return self._call(Zone.from_json, "zone", "DELETE", f"/v2/zones/{zone_id}")
 
     def create_recordset(
         self, zone_id: str, name: str, type: str, records: list[str], ttl: int | None = None,
@@ -211,39 +280,30 @@ class DesignateApi:
         body: dict[str, Any] = {"name": name, "type": type, "records": records}
         if ttl is not None:
             body["ttl"] = ttl
-        return RecordSet.from_json(self.request("POST", f"/v2/zones/{zone_id}/recordsets", body))
+        return self._call(RecordSet.from_json, "recordset", "POST", f"/v2/zones/{zone_id}/recordsets", body)
 
     def get_recordset(self, zone_id: str, recordset_id: str) -> RecordSet:
-        return RecordSet.from_json(self.request("GET", f"/v2/zones/{zone_id}/recordsets/{recordset_id}"))
+        return self._call(RecordSet.from_json, "recordset", "GET", f"/v2/zones/{zone_id}/recordsets/{recordset_id}")
 
     def list_recordsets(self, zone_id: str, **filters: str) -> list[RecordSet]:
-        return [RecordSet.from_json(r) for r in self._pages(f"/v2/zones/{zone_id}/recordsets", "recordsets", filters)]
+        path = f"/v2/zones/{zone_id}/recordsets"
+        return [self._typed(RecordSet.from_json, r, "recordset", f"GET {path}")
+                for r in self._pages(path, "recordsets", filters)]
 
     def import_zone(self, zonefile: str) -> ZoneImport:
         """Create a zone with all its recordsets from a zone file in one call (an asynchronous task)."""
-        return ZoneImport.from_json(
-            self.request("POST", "/v2/zones/tasks/imports", text=zonefile, content_type="text/dns")
-        )
+        return self._call(ZoneImport.from_json, "zone import", "POST", "/v2/zones/tasks/imports", text=zonefile,
+                          content_type="text/dns")
 
     def get_zone_import(self, import_id: str) -> ZoneImport:
-        return ZoneImport.from_json(self.request("GET", f"/v2/zones/tasks/imports/{import_id}"))
+        return self._call(ZoneImport.from_json, "zone import", "GET", f"/v2/zones/tasks/imports/{import_id}")
 
     def get_quotas(self, project_id: str | None = None) -> dict[str, int]:
-        doc = self.request("GET", f"/v2/quotas/{project_id or self.project_id}")
-        return {k: int(v) for k, v in doc.items() if isinstance(v, int)}
+        return self._call(_quotas, "quota set", "GET", f"/v2/quotas/{project_id or self.project_id}")
 
     def set_quotas(self, project_id: str | None = None, **values: int) -> dict[str, int]:
-        doc = self.request("PATCH", f"/v2/quotas/{project_id or self.project_id}", values)
-        return {k: int(v) for k, v in doc.items() if isinstance(v, int)}
+        return self._call(_quotas, "quota set", "PATCH", f"/v2/quotas/{project_id or self.project_id}", values)
 
 
-def _error(status: int, data: bytes) -> DesignateApiError:
-    message, kind = data.decode("utf-8", "replace").strip()[:300], ""
-    try:
-        doc = json.loads(data)
-        if isinstance(doc, dict):
-            message = str(doc.get("message") or doc.get("title") or message)
-            kind = str(doc.get("type") or "")
-    except ValueError:
-        pass
-    return DesignateApiError(status, message or http.client.responses.get(status, "error"), kind)
+def _quotas(doc: Mapping[str, Any]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in doc.items() if isinstance(v, int)}

@@ -18,6 +18,9 @@ import dns.rdatatype
 _SOA_IN = b"\x00\x06\x00\x01"
 _RCODES = {int(r): r.name for r in dns.rcode.Rcode}
 
+# A query's header after its ID: flags 0 (QUERY, RD off: we want the authoritative data only), QDCOUNT 1.
+QUERY_HEADER_TAIL = b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+
 # Outcomes of parsing one answer.
 OK, RCODE, TRUNCATED, BAD, IGNORE = range(5)
 

@@ -1,6 +1,7 @@
 """Single authoritative lookups (the canary write's proof), as opposed to the bulk SOA sweep.
 
 Only answers with the AA flag, the right question and NOERROR count; anything else is "not yet".
+A lookup waits at most ``timeout`` over UDP plus ``timeout`` over TCP after a truncated answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def txt_values(host: str, port: int, name: str, timeout: float = 2.0) -> tuple[s
         if response.flags & dns.flags.TC:
             response = dns.query.tcp(query, host, port=port, timeout=timeout)
     except (dns.exception.DNSException, OSError):
+        return None
+    except Exception:  # garbage makes dnspython raise many other types; all mean "no valid answer"
         return None
     if response.rcode() != dns.rcode.NOERROR or not response.flags & dns.flags.AA:
         return None

@@ -3,41 +3,39 @@
 A failover's exit test and the continuous drift report both need thousands of zones on four or more
 servers in seconds; one dnspython query at a time manages ~5k q/s, so this keeps a window of queries
 in flight on connected non-blocking sockets driven by epoll, with per-target token buckets, bounded
-retries and a TCP retry on truncation. Wire queries are built once; answers are read with the small
-strict parser of :mod:`dnsdr.adapters.dns_answer`. Anything invalid is a failure for that pair,
-never a crash and never a serial.
+retries and a TCP retry on truncation (:mod:`dnsdr.adapters.dns_tcp`). Wire queries are built once;
+answers are read with the small strict parser of :mod:`dnsdr.adapters.dns_answer`. Anything invalid
+is a failure for that pair, never a crash and never a serial. Every wait is bounded by the options:
+:func:`worst_case_seconds` is the bound ``dnsdr serials --help`` states.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import random
 import select
 import socket
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
-import dns.exception
-import dns.message
-import dns.name
-import dns.query
-import dns.rdatatype
-
-from dnsdr.adapters.dns_answer import IGNORE, OK, RCODE, TRUNCATED, message_outcome, parse_answer, question_wire
+from dnsdr.adapters.dns_answer import IGNORE, OK, QUERY_HEADER_TAIL, RCODE, TRUNCATED, parse_answer, question_wire
+from dnsdr.adapters.dns_tcp import soa_over_tcp
 from dnsdr.domain.serials import ExpectedZone, Observation, SweepReport, Target, build_report
 
 _ID_BYTES = [i.to_bytes(2, "big") for i in range(65536)]
-# Flags 0 (QUERY, RD off: we want the authoritative data only), QDCOUNT 1, no other sections.
-_HEADER_TAIL = b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+_READS_PER_WAKEUP = 512
 
 
 @dataclass(frozen=True)
 class ProbeOptions:
-    """Tuning of one sweep. ``rate`` is queries per second per target (None: no limit)."""
+    """Tuning of one sweep. ``rate`` is queries per second per target (None: no limit).
+
+    ``timeout`` and ``retries`` bound both the UDP attempts and the TCP fallback.
+    """
 
     timeout: float = 1.0
     retries: int = 2
@@ -48,8 +46,7 @@ class ProbeOptions:
     rate: float | None = 50_000.0
     window: int = 100
     sockets: int = 2
-    tcp_timeout: float = 2.0
-    tcp_workers: int = 8
+    tcp_window: int = 8  # TCP connections at once per target (PowerDNS allows 20 by default)
     source: str | None = None
 
 
@@ -119,7 +116,7 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
     """Query SOA of every name on every target; ``observations[t][z]`` is aligned with the inputs."""
     opts = options or ProbeOptions()
     qwires = [question_wire(n) for n in names]
-    tails = [_HEADER_TAIL + q for q in qwires]
+    tails = [QUERY_HEADER_TAIL + q for q in qwires]
     stats = {"sent": 0, "retries": 0, "ignored": 0, "tcp": 0, "send_errors": 0}
     states = [_Target(addr, len(names)) for addr in targets]
     ep = select.epoll()
@@ -164,6 +161,15 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
             now = time.monotonic()
             wait = timeout
             for st in states:
+                for s in st.socks:  # expire first, so a retry is sent now rather than after the next wait
+                    tq = s.timeouts
+                    while tq and tq[0][0] <= now:
+                        _, qid, z = heappop(tq)
+                        entry = s.inflight.get(qid)
+                        if entry is not None and entry[0] == z:
+                            del s.inflight[qid]
+                            st.inflight -= 1
+                            remaining -= give_up_or_retry(st, z, "timeout")
                 if st.queue:
                     if rate is not None:
                         st.tokens = min(float(window), st.tokens + (now - st.last) * rate)
@@ -205,23 +211,15 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                     if st.queue and st.inflight < window:
                         wait = min(wait, 0.0005 if rate is None else max(0.0005, (1 - st.tokens) / rate))
                 for s in st.socks:
-                    tq = s.timeouts
-                    while tq and tq[0][0] <= now:
-                        _, qid, z = heappop(tq)
-                        entry = s.inflight.get(qid)
-                        if entry is not None and entry[0] == z:
-                            del s.inflight[qid]
-                            st.inflight -= 1
-                            remaining -= give_up_or_retry(st, z, "timeout")
-                    if tq:
-                        wait = min(wait, tq[0][0] - now)
+                    if s.timeouts:
+                        wait = min(wait, s.timeouts[0][0] - now)
             if remaining <= 0:
                 break
             for fd, _ev in ep.poll(max(wait, 0.0)):
                 st, s = by_fd[fd]
                 sock = s.sock
                 inflight = s.inflight
-                while True:
+                for _ in range(_READS_PER_WAKEUP):  # a flooding target cannot starve the timeouts
                     try:
                         data = sock.recv(4096)
                     except BlockingIOError:
@@ -265,41 +263,31 @@ def probe_soa(names: Sequence[str], targets: Sequence[tuple[str, int]],
                 s.sock.close()
     if tcp_todo:
         stats["tcp"] = len(tcp_todo)
-        _retry_tcp(tcp_todo, names, opts)
+        answers, stats["tcp_attempts"] = soa_over_tcp(
+            [(st.addr, qwires[z]) for st, z in tcp_todo], timeout=opts.timeout, retries=opts.retries,
+            per_target=opts.tcp_window, source=opts.source)
+        for (st, z), obs in zip(tcp_todo, answers, strict=True):
+            st.results[z] = obs
     observations = [[r if r is not None else Observation(error="not probed") for r in st.results] for st in states]
-    return ProbeResult(observations, stats["sent"] + stats["tcp"], stats)
+    return ProbeResult(observations, stats["sent"] + stats.get("tcp_attempts", 0), stats)
 
 
-def _tcp_one(addr: tuple[str, int], name: str, opts: ProbeOptions) -> Observation:
-    qname = dns.name.from_text(name.lower())
-    reason = "timeout"
-    for _ in range(opts.retries + 1):
-        query = dns.message.make_query(qname, dns.rdatatype.SOA)
-        query.flags = 0
-        try:
-            answer = dns.query.tcp(query, addr[0], timeout=opts.tcp_timeout, port=addr[1], source=opts.source)
-        except dns.exception.Timeout:
-            continue
-        except (OSError, EOFError) as exc:
-            reason = f"TCP: {getattr(exc, 'strerror', None) or type(exc).__name__}"
-            continue
-        except Exception as exc:  # wrong id/question, malformed: dnspython raises many types
-            return Observation(error=f"TCP: bad answer ({type(exc).__name__})")
-        kind, value = message_outcome(answer, qname)
-        if kind == OK:
-            return Observation(serial=value)  # type: ignore[arg-type]
-        if kind == RCODE:
-            return Observation(rcode=value)  # type: ignore[arg-type]
-        return Observation(error=f"TCP: {value}")
-    return Observation(error=f"TCP: {reason}")
+def worst_case_seconds(zones: int, options: ProbeOptions | None = None) -> float:
+    """The longest a sweep of ``zones`` zones waits on the network, however many targets and whatever they do.
 
-
-def _retry_tcp(todo: list[tuple[_Target, int]], names: Sequence[str], opts: ProbeOptions) -> None:
-    """Truncated answers are rare (an SOA fits in 512 bytes), so plain blocking TCP in a few threads."""
-    with ThreadPoolExecutor(max_workers=max(1, opts.tcp_workers)) as pool:
-        futures = [(st, z, pool.submit(_tcp_one, st.addr, names[z], opts)) for st, z in todo]
-        for st, z, fut in futures:
-            st.results[z] = fut.result()
+    Targets are probed in parallel, so their number does not appear. Per target every UDP attempt
+    waits at most ``timeout``, a pair has ``retries + 1`` attempts and ``window`` are in flight, so
+    the UDP phase is at most ``(ceil(zones / window) + 1) * (retries + 1) * timeout`` (list
+    scheduling: the work spread over the window, plus one pair's chain of attempts), plus the
+    sending time at ``rate``; the TCP phase for truncated answers ends ``(retries + 1) * timeout``
+    after it starts. CPU time (huge sweeps) and timer granularity (~1 ms a wait) come on top.
+    """
+    opts = options or ProbeOptions()
+    attempts = opts.retries + 1
+    seconds = (math.ceil(zones / max(1, opts.window)) + 2) * attempts * opts.timeout
+    if opts.rate:
+        seconds += zones * attempts / opts.rate
+    return seconds
 
 
 def sweep(zones: Sequence[ExpectedZone], targets: Sequence[Target], options: ProbeOptions | None = None) -> SweepReport:

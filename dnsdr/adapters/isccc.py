@@ -9,6 +9,9 @@ Layout (BIND ``lib/isccc/cc.c``, and the ``isc/rndc.py`` client BIND shipped):
 * ``_auth`` comes first: ``{hsha: alg(1 byte) + base64(HMAC) zero-padded to 88}`` (``hmd5``:
   22 bytes for MD5). The HMAC covers the encoded table *after* the ``_auth`` element, i.e.
   ``_ctrl`` (``_ser``, ``_tim``, ``_exp``, ``_nonce`` as decimal strings) and ``_data``.
+
+Decoding never trusts the peer: anything malformed (truncated, nested too deep, non-ASCII keys) is
+an :class:`IscccError`, and only the ``_auth`` section is decoded before the HMAC is checked.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ TYPE_LIST = 3
 VERSION = 1
 HSHA_LENGTH = 88
 HMD5_LENGTH = 22
+MAX_DEPTH = 16  # named nests three levels; a hostile peer could nest until the stack overflows
 
 # ISCCC_ALG_* (lib/isccc/include/isccc/cc.h): the octet in front of a SHA digest.
 ALGORITHMS: dict[str, int] = {"md5": 157, "sha1": 161, "sha224": 162, "sha256": 163, "sha384": 164, "sha512": 165}
@@ -38,6 +42,10 @@ Table = dict[str, Value]
 
 class IscccError(RetryLater, ValueError):
     """A malformed or unauthenticated message."""
+
+
+class IscccAuthError(IscccError):
+    """A well-formed message signed with another key."""
 
 
 def normalise_algorithm(name: str) -> str:
@@ -72,7 +80,9 @@ def encode_table(table: Mapping[str, object]) -> bytes:
     return bytes(out)
 
 
-def _decode_value(buf: memoryview, pos: int) -> tuple[Value, int]:
+def _decode_value(buf: memoryview, pos: int, depth: int = 0) -> tuple[Value, int]:
+    if depth > MAX_DEPTH:
+        raise IscccError("tables nested too deep")
     if len(buf) - pos < 5:
         raise IscccError("truncated value header")
     vtype, length = struct.unpack_from(">BI", buf, pos)
@@ -83,26 +93,32 @@ def _decode_value(buf: memoryview, pos: int) -> tuple[Value, int]:
     if vtype == TYPE_BINARY:
         return bytes(buf[pos:end]), end
     if vtype == TYPE_TABLE:
-        return decode_table(buf[pos:end]), end
+        return decode_table(buf[pos:end], depth + 1), end
     if vtype == TYPE_LIST:
         items: list[Value] = []
         p = pos
         while p < end:
-            item, p = _decode_value(buf[:end], p)
+            item, p = _decode_value(buf[:end], p, depth + 1)
             items.append(item)
         return items, end
     raise IscccError(f"unknown value type {vtype}")
 
 
-def decode_table(data: bytes | memoryview) -> Table:
+def decode_table(data: bytes | memoryview, depth: int = 0) -> Table:
+    """Decode a table; IscccError for anything malformed (peers may send anything)."""
     buf = memoryview(data)
     table: Table = {}
     pos = 0
     while pos < len(buf):
         klen = buf[pos]
-        key = bytes(buf[pos + 1 : pos + 1 + klen]).decode("ascii")
+        if pos + 1 + klen > len(buf):
+            raise IscccError("truncated key")
+        try:
+            key = bytes(buf[pos + 1 : pos + 1 + klen]).decode("ascii")
+        except UnicodeDecodeError:
+            raise IscccError("key is not ASCII") from None
         pos += 1 + klen
-        table[key], pos = _decode_value(buf, pos)
+        table[key], pos = _decode_value(buf, pos, depth)
     return table
 
 
@@ -135,9 +151,7 @@ def verify(algo: str, secret: bytes, payload: bytes) -> Table:
     buf = memoryview(payload)[4:]
     if len(buf) < 1 or bytes(buf[1 : 1 + buf[0]]) != b"_auth":
         raise IscccError("message has no _auth section first")
-    _, after_auth = _decode_value(buf, 1 + buf[0])
-    message = decode_table(buf)
-    auth = message.get("_auth")
+    auth, after_auth = _decode_value(buf, 1 + buf[0])
     if not isinstance(auth, dict):
         raise IscccError("bad _auth section")
     expected = _digest_b64(algo, secret, bytes(buf[after_auth:]))
@@ -153,8 +167,8 @@ def verify(algo: str, secret: bytes, payload: bytes) -> Table:
             and hmac.compare_digest(got[1:], expected.ljust(HSHA_LENGTH, b"\0"))
         )
     if not ok:
-        raise IscccError("bad HMAC on response (wrong rndc key?)")
-    return message
+        raise IscccAuthError("bad HMAC on response (wrong rndc key?)")
+    return decode_table(buf)  # only what the key signed is decoded beyond _auth
 
 
 def text(table: Table, key: str) -> str | None:

@@ -5,7 +5,8 @@ thousands of zones, so each worker thread keeps its own keep-alive ``http.client
 the zone list comes from one ``GET /zones``. PowerDNS closes idle connections after
 ``webserver-connection-timeout`` (5 s); a request that finds its connection closed is retried once
 on a fresh one (every request here is idempotent). The API key goes in ``X-API-Key`` and is never
-part of an error message.
+part of an error message. A server that answers junk (not JSON, the wrong shape, no end) gives a
+:class:`PdnsError` on one bounded line, within ``timeout`` per request and ``max_body`` octets.
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dnsdr.adapters.http_bounded import TIMEOUT, TOO_LARGE, HttpFailure, connection, exchange
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.spec import Endpoint
 
 T = TypeVar("T")
 SERVER = "/api/v1/servers/localhost"
+# A zone in GET /zones is ~300 octets: 64 MiB is far above 100,000 zones and still a bound.
+MAX_BODY = 64 << 20
+
+
+class NotJson(str):
+    """A body that is not JSON (an HTML error page, garbage), kept as text only to quote a little of it."""
 
 
 class PdnsError(RetryLater):
@@ -61,27 +70,37 @@ def zone_id(name: str) -> str:
     return name.replace("=", "=3D").replace("/", "=2F")
 
 
-def _zone(doc: dict[str, Any]) -> PdnsZone:
-    return PdnsZone(
-        id=str(doc.get("id") or zone_id(str(doc["name"]))),
-        name=str(doc["name"]),
-        kind=str(doc.get("kind", "")),
-        masters=tuple(str(m) for m in doc.get("masters") or ()),
-        serial=int(doc.get("serial") or 0),
-    )
+def _zone(doc: object) -> PdnsZone:
+    """One zone of a listing or a GET; ValueError says what is wrong with it, never quoting it (a
+    hostile server could put the API key anywhere)."""
+    if not isinstance(doc, dict):
+        raise ValueError("a zone is not a JSON object")
+    name, masters, serial = doc.get("name"), doc.get("masters") or [], doc.get("serial") or 0
+    if not isinstance(name, str) or not name:
+        raise ValueError("a zone without a name")
+    if not isinstance(masters, list) or not all(isinstance(m, str) for m in masters):
+        raise ValueError("masters is not a list of strings")
+    if not isinstance(serial, int) or isinstance(serial, bool):
+        raise ValueError("serial is not a number")
+    zid, kind = doc.get("id"), doc.get("kind", "")
+    return PdnsZone(id=zid if isinstance(zid, str) and zid else zone_id(name), name=name,
+                    kind=kind if isinstance(kind, str) else "", masters=tuple(masters), serial=serial)
 
 
 class PdnsClient:
     """A thread-safe client; :meth:`map` fans work out over ``workers`` persistent connections."""
 
     def __init__(
-        self, endpoint: Endpoint, api_key: str, scheme: str = "http", timeout: float = 30.0, workers: int = 8
+        self, endpoint: Endpoint, api_key: str, scheme: str = "http", timeout: float = 30.0, workers: int = 8,
+        max_body: int = MAX_BODY,
     ) -> None:
         if scheme not in ("http", "https"):
-            raise PdnsError(f"unsupported scheme {scheme!r}")
+            raise PdnsError(f"PowerDNS API {endpoint}: unsupported scheme {brief(scheme, 20)!r}")
         self.endpoint = endpoint
         self.scheme = scheme
         self.workers = max(1, workers)
+        self.max_body = max_body
+        self._key = api_key
         self._headers = {"X-API-Key": api_key, "Accept": "application/json", "Connection": "keep-alive"}
         self._timeout = timeout
         self._local = threading.local()
@@ -100,7 +119,7 @@ class PdnsClient:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
         with self._lock:
             for conn in self._conns:
@@ -114,15 +133,22 @@ class PdnsClient:
             return conn
         if conn is not None:
             conn.close()
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self.endpoint.host, self.endpoint.port, timeout=self._timeout)
+        conn = connection(self.scheme, self.endpoint.host, self.endpoint.port, self._timeout)
         self._local.conn = conn
         with self._lock:
             self._conns.append(conn)
         return conn
 
+    def _error(self, cls: type[PdnsError], text: str, status: int = 0) -> PdnsError:
+        """An error naming the endpoint, on one bounded line, with the API key scrubbed as a last guard."""
+        return cls(brief(f"PowerDNS API {self.endpoint}: {text}", 400, [self._key]), status)
+
     def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        """One call; returns (status, decoded JSON or None). Raises on transport and auth errors."""
+        """One call within ``timeout``; returns (status, decoded JSON, or NotJson, or None when empty).
+
+        Raises PdnsUnreachable without an HTTP answer, PdnsAuthError on 401/403, PdnsError for an
+        answer larger than ``max_body``.
+        """
         payload = None if body is None else json.dumps(body).encode()
         headers = dict(self._headers)
         if payload is not None:
@@ -130,36 +156,44 @@ class PdnsClient:
         for attempt in (1, 2):
             conn = self._conn(fresh=attempt == 2)
             try:
-                conn.request(method, path, body=payload, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
+                status, raw = exchange(conn, method, path, payload, headers, seconds=self._timeout,
+                                       max_body=self.max_body)
                 break
-            except (http.client.HTTPException, OSError) as exc:
-                conn.close()
-                if attempt == 2 or isinstance(exc, TimeoutError):
-                    raise PdnsUnreachable(f"PowerDNS API {self.endpoint}: {exc or type(exc).__name__}") from None
-        if resp.status in (401, 403):
-            raise PdnsAuthError(f"PowerDNS API {self.endpoint}: HTTP {resp.status}, API key rejected", resp.status)
+            except HttpFailure as exc:
+                if exc.kind == TOO_LARGE:
+                    raise self._error(PdnsError, f"{method} {path}: {exc}") from None
+                if attempt == 2 or exc.kind == TIMEOUT:
+                    raise self._error(PdnsUnreachable, f"{method} {path}: {exc}") from None
+        if status in (401, 403):
+            raise self._error(PdnsAuthError, f"HTTP {status}, API key rejected", status)
         data: Any = None
-        if raw:
+        if raw.strip():
             try:
                 data = json.loads(raw)
-            except ValueError:
-                data = raw.decode("utf-8", "replace")
-        return resp.status, data
+            except ValueError:  # UnicodeDecodeError included
+                data = NotJson(raw[:1000].decode("utf-8", "replace"))
+        return status, data
 
     def _check(self, method: str, path: str, status: int, data: Any, zone: str | None) -> None:
         if 200 <= status < 300:
             return
-        detail = data.get("error") if isinstance(data, dict) else data
-        msg = f"PowerDNS API {method} {path}: HTTP {status}: {detail}"
-        if zone is not None and (status == 404 or (status == 422 and "not found" in str(detail).lower())):
-            raise PdnsNotFound(msg, status)
-        raise PdnsError(msg, status)
+        detail = data.get("error") if isinstance(data, dict) else data if isinstance(data, str) else None
+        detail = brief(str(detail), 120, [self._key]) if detail else "(no error message)"
+        msg = f"{method} {path}: HTTP {status}: {detail}"
+        if zone is not None and (status == 404 or (status == 422 and "not found" in detail.lower())):
+            raise self._error(PdnsNotFound, msg, status)
+        raise self._error(PdnsError, msg, status)
 
     def _call(self, method: str, path: str, body: object = None, zone: str | None = None) -> Any:
         status, data = self.request(method, path, body)
         self._check(method, path, status, data, zone)
+        return data
+
+    def _json(self, method: str, path: str, zone: str | None = None) -> Any:
+        """A call whose answer must be JSON (a GET)."""
+        data = self._call(method, path, zone=zone)
+        if isinstance(data, NotJson) or data is None:
+            raise self._error(PdnsError, f"{method} {path}: answer is not JSON")
         return data
 
     def _zone_path(self, name: str, suffix: str = "") -> str:
@@ -168,11 +202,28 @@ class PdnsClient:
     # Zones
     def list_zones(self) -> list[PdnsZone]:
         """Every zone with kind, masters and serial, in one request (no records)."""
-        data = self._call("GET", f"{SERVER}/zones")
-        return [_zone(z) for z in data or ()]
+        path = f"{SERVER}/zones"
+        data = self._json("GET", path)
+        try:
+            if not isinstance(data, list):
+                raise ValueError("not a list of zones")
+            found = []
+            for i, doc in enumerate(data):
+                try:
+                    found.append(_zone(doc))
+                except ValueError as exc:
+                    raise ValueError(f"zone #{i + 1}: {exc}") from None
+            return found
+        except ValueError as exc:
+            raise self._error(PdnsError, f"GET {path}: unexpected answer: {exc}") from None
 
     def get_zone(self, name: str) -> PdnsZone:
-        return _zone(self._call("GET", self._zone_path(name) + "?rrsets=false", zone=name))
+        path = self._zone_path(name) + "?rrsets=false"
+        data = self._json("GET", path, zone=name)
+        try:
+            return _zone(data)
+        except ValueError as exc:
+            raise self._error(PdnsError, f"GET {path}: unexpected answer: {exc}") from None
 
     def set_masters(self, name: str, masters: Sequence[str]) -> None:
         """``PUT /zones/{id} {"masters": [...]}`` (204): only masters change, records stay."""
@@ -190,19 +241,25 @@ class PdnsClient:
         self._call("DELETE", self._zone_path(name), zone=name)
 
     def server_info(self) -> dict[str, Any]:
-        data = self._call("GET", SERVER)
+        data = self._json("GET", SERVER)
         return data if isinstance(data, dict) else {}
 
     def map(self, fn: Callable[[str], T], items: Sequence[str]) -> list[T | PdnsError]:
         """``fn(item)`` for every item over the worker pool; PdnsError is returned, not raised.
 
-        An auth or transport error is raised at once (it would fail every other item the same way).
+        An auth or transport error is raised (it would fail every other item the same way), and the
+        items not started yet are skipped, so a server that stops answering costs one timeout per
+        worker, not one per item.
         """
+        abort: list[PdnsError] = []
 
         def one(item: str) -> T | PdnsError:
+            if abort:
+                return abort[0]
             try:
                 return fn(item)
-            except (PdnsAuthError, PdnsUnreachable):
+            except (PdnsAuthError, PdnsUnreachable) as exc:
+                abort.append(exc)
                 raise
             except PdnsError as exc:
                 return exc

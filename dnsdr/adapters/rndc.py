@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from dnsdr.adapters import isccc
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.spec import Endpoint
 
@@ -47,11 +48,19 @@ class RndcError(RetryLater):
 
 
 class RndcUnreachable(RndcError):
-    """The control channel could not be reached or dropped the connection."""
+    """The control channel could not be reached, gave no answer in time, or dropped the connection."""
 
 
 class RndcAuthError(RndcError, NeedsOperator):
     """named closed the connection on our first message or answered with a bad HMAC: wrong key."""
+
+
+class RndcKeyError(RndcError, NeedsOperator):
+    """The key material itself is unusable (not a key clause, not base64, unknown algorithm)."""
+
+
+class _Closed(RndcUnreachable):
+    """The peer closed or reset the connection (at login: it refused our key or our address)."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +71,27 @@ class RndcKey:
 
     @classmethod
     def parse(cls, material: str, default_name: str = "rndc-key") -> RndcKey:
-        """Key material as a ``key "n" { algorithm a; secret "s"; };`` clause, or bare base64 (sha256)."""
+        """Key material as a ``key "n" { algorithm a; secret "s"; };`` clause, or bare base64 (sha256).
+
+        Errors never quote the material (it is the secret).
+        """
         secret = re.search(r'secret\s+"([^"]+)"', material)
         if secret is None:
             try:
                 return cls(default_name, "hmac-sha256", base64.b64decode(material.strip(), validate=True))
             except ValueError:
-                raise RndcError("rndc key material is neither a key clause nor base64") from None
+                raise RndcKeyError("rndc key material is neither a key clause nor base64") from None
         name = re.search(r'key\s+"?([^"\s{]+)"?\s*\{', material)
         algo = re.search(r"algorithm\s+([\w-]+)\s*;", material)
         algorithm = algo.group(1) if algo else "hmac-md5"
-        isccc.normalise_algorithm(algorithm)
-        return cls(name.group(1) if name else default_name, algorithm, base64.b64decode(secret.group(1)))
+        try:
+            isccc.normalise_algorithm(algorithm)
+            raw = base64.b64decode("".join(secret.group(1).split()), validate=True)
+        except isccc.IscccError as exc:
+            raise RndcKeyError(f"rndc key: {exc}") from None
+        except ValueError:
+            raise RndcKeyError("rndc key: the secret is not base64") from None
+        return cls(name.group(1) if name else default_name, algorithm, raw)
 
     def clause(self) -> str:
         return (
@@ -89,7 +107,13 @@ class RndcResponse:
 
 
 class RndcConnection:
-    """One logged-in control connection; not thread-safe (the client hands it to one thread at a time)."""
+    """One logged-in control connection; not thread-safe (the client hands it to one thread at a time).
+
+    Each exchange (send, then read one frame) ends within ``timeout`` whatever the peer does, and
+    reads at most MAX_FRAME octets. At login, a peer that closes the connection refused our key
+    (or our address): :class:`RndcAuthError`; one that says nothing in time is
+    :class:`RndcUnreachable`; one that says something else than isccc is an :class:`RndcError`.
+    """
 
     def __init__(self, endpoint: Endpoint, key: RndcKey, timeout: float) -> None:
         self.endpoint = endpoint
@@ -99,14 +123,17 @@ class RndcConnection:
         self._nonce: str | None = None
         try:
             self._sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        except TimeoutError:
+            raise RndcUnreachable(f"rndc {endpoint}: cannot connect: timed out after {timeout:g} s") from None
         except OSError as exc:
-            raise RndcUnreachable(f"rndc {endpoint}: cannot connect: {exc.strerror or exc}") from None
+            raise RndcUnreachable(f"rndc {endpoint}: cannot connect: {exc.strerror or type(exc).__name__}") from None
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             reply = self._exchange("null")
-        except RndcUnreachable:
+        except _Closed:
             self.close()
-            raise RndcAuthError(f"rndc {endpoint}: connection closed at login (wrong key or not allowed)") from None
+            raise RndcAuthError(f"rndc {endpoint}: connection closed on our first message "
+                                "(wrong key, or this address is not allowed)") from None
         except BaseException:
             self.close()
             raise
@@ -115,19 +142,33 @@ class RndcConnection:
     def close(self) -> None:
         self._sock.close()
 
-    def _recv_exact(self, n: int) -> bytes:
+    def _wait(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RndcUnreachable(f"rndc {self.endpoint}: no answer within {self._timeout:g} s (timed out)")
+        self._sock.settimeout(left)
+
+    def _recv_exact(self, n: int, deadline: float) -> bytes:
         chunks = bytearray()
         while len(chunks) < n:
+            self._wait(deadline)
             try:
-                got = self._sock.recv(n - len(chunks))
+                got = self._sock.recv(min(n - len(chunks), 1 << 20))
+            except TimeoutError:
+                raise RndcUnreachable(f"rndc {self.endpoint}: no answer within {self._timeout:g} s (timed out)") \
+                    from None
             except OSError as exc:
-                raise RndcUnreachable(f"rndc {self.endpoint}: {exc}") from None
+                raise _Closed(f"rndc {self.endpoint}: {exc.strerror or type(exc).__name__}") from None
             if not got:
-                raise RndcUnreachable(f"rndc {self.endpoint}: connection closed")
+                raise _Closed(f"rndc {self.endpoint}: connection closed")
             chunks += got
         return bytes(chunks)
 
+    def _not_rndc(self, why: str) -> RndcError:
+        return RndcError(f"rndc {self.endpoint}: did not answer like named's control channel ({why})")
+
     def _exchange(self, command: str) -> isccc.Table:
+        deadline = time.monotonic() + self._timeout
         self._ser += 1
         now = int(time.time())
         ctrl = {"_ser": str(self._ser), "_tim": str(now), "_exp": str(now + 60)}
@@ -135,16 +176,22 @@ class RndcConnection:
             ctrl["_nonce"] = self._nonce
         frame = isccc.sign(self._key.algorithm, self._key.secret, ctrl, {"type": command})
         try:
+            self._wait(deadline)
             self._sock.sendall(frame)
+        except TimeoutError:
+            raise RndcUnreachable(f"rndc {self.endpoint}: could not send within {self._timeout:g} s") from None
         except OSError as exc:
-            raise RndcUnreachable(f"rndc {self.endpoint}: {exc}") from None
-        (length,) = struct.unpack(">I", self._recv_exact(4))
+            raise _Closed(f"rndc {self.endpoint}: {exc.strerror or type(exc).__name__}") from None
+        (length,) = struct.unpack(">I", self._recv_exact(4, deadline))
         if not 4 <= length <= MAX_FRAME:
-            raise RndcError(f"rndc {self.endpoint}: bad frame length {length}")
+            raise self._not_rndc(f"a frame of {length} octets")
         try:
-            reply = isccc.verify(self._key.algorithm, self._key.secret, self._recv_exact(length))
+            reply = isccc.verify(self._key.algorithm, self._key.secret, self._recv_exact(length, deadline))
+        except isccc.IscccAuthError:
+            raise RndcAuthError(f"rndc {self.endpoint}: answer signed with another key (bad HMAC): "
+                                "wrong key") from None
         except isccc.IscccError as exc:
-            raise RndcAuthError(f"rndc {self.endpoint}: {exc}") from None
+            raise self._not_rndc(str(exc)) from None
         ctrl_in = isccc.subtable(reply, "_ctrl")
         if isccc.text(ctrl_in, "_ser") != str(self._ser):
             raise RndcError(f"rndc {self.endpoint}: response to another request")
@@ -152,12 +199,15 @@ class RndcConnection:
 
     def call(self, command: str) -> RndcResponse:
         data = isccc.subtable(self._exchange(command), "_data")
-        result = int(isccc.text(data, "result") or "0")
+        result_text = isccc.text(data, "result") or "0"
+        if not result_text.isdigit():
+            raise self._not_rndc("a result that is not a number")
+        result = int(result_text)
         out = isccc.text(data, "text") or ""
         if result != 0:
-            err = isccc.text(data, "err") or f"result {result}"
-            detail = f": {out.strip()}" if out.strip() else ""
-            raise RndcError(f"rndc {command.split()[0]}: {err}{detail}", code=result, text=out)
+            err = brief(isccc.text(data, "err") or f"result {result}")
+            detail = f": {brief(out)}" if out.strip() else ""
+            raise RndcError(f"rndc {self.endpoint} {command.split()[0]}: {err}{detail}", code=result, text=out)
         return RndcResponse(command, out)
 
 
@@ -219,13 +269,19 @@ class RndcClient:
     def map(self, fn: Callable[[str], T], items: Sequence[str]) -> list[T | RndcError]:
         """``fn(item)`` for every item over the connection pool; RndcError is returned, not raised.
 
-        Unreachable and auth errors are raised: they would fail every other item the same way.
+        Unreachable and auth errors are raised: they would fail every other item the same way. The
+        items not started by then are skipped, so a named that stops answering costs a timeout or
+        two per connection, not per item.
         """
+        abort: list[RndcError] = []
 
         def one(item: str) -> T | RndcError:
+            if abort:
+                return abort[0]
             try:
                 return fn(item)
-            except (RndcUnreachable, RndcAuthError):
+            except (RndcUnreachable, RndcAuthError) as exc:
+                abort.append(exc)
                 raise
             except RndcError as exc:
                 return exc
@@ -298,9 +354,11 @@ def run_rndc_binary(
     argv = [rndc, "-c", conf, "-s", endpoint.host, "-p", str(endpoint.port), *args]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RndcUnreachable(f"rndc {endpoint}: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise RndcUnreachable(f"rndc {endpoint}: the rndc binary gave no answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise RndcUnreachable(f"rndc {endpoint}: cannot run {rndc}: {exc.strerror or type(exc).__name__}") from None
     if proc.returncode != 0:
-        msg = (proc.stderr or proc.stdout).strip().replace("rndc: ", "")
-        raise RndcError(f"rndc {args[0] if args else ''}: {msg}", code=proc.returncode, text=proc.stdout)
+        msg = brief((proc.stderr or proc.stdout).replace("rndc: ", ""))
+        raise RndcError(f"rndc {endpoint} {args[0] if args else ''}: {msg}", code=proc.returncode, text=proc.stdout)
     return RndcResponse(" ".join(args), proc.stdout)

@@ -78,15 +78,21 @@ def canonical(zone: str) -> str:
 
 
 def parse_hostport(text: str, default_port: int = 53) -> HostPort:
-    """``ip``, ``ip:port``, ``[v6]:port`` or a bare IPv6 address (PowerDNS' masters syntax)."""
+    """``ip``, ``ip:port``, ``[v6]:port`` or a bare IPv6 address (PowerDNS' masters syntax).
+
+    ValueError for anything else (a port that is not a number in 1-65535), as servers may answer junk.
+    """
     text = text.strip()
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        return host.lower(), int(rest[1:]) if rest.startswith(":") else default_port
-    if text.count(":") == 1:
+        port = rest[1:] if rest.startswith(":") else str(default_port)
+    elif text.count(":") == 1:
         host, port = text.split(":")
-        return host.lower(), int(port)
-    return text.lower(), default_port
+    else:
+        host, port = text, str(default_port)
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("not an address[:port]")
+    return host.lower(), int(port)
 
 
 def wanted_masters(masters: Sequence[Endpoint]) -> frozenset[HostPort]:

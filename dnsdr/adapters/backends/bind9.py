@@ -12,8 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dnsdr.adapters.backends.base import BackendDriver, HostPort, ZoneOutcome, ZoneStatus, canonical, wanted_masters
+from dnsdr.adapters.backends.base import (
+    BackendDriver,
+    HostPort,
+    ZoneOutcome,
+    ZoneStatus,
+    canonical,
+    wanted_masters,
+)
 from dnsdr.adapters.rndc import RndcClient, RndcError, RndcKey, is_not_found
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.spec import BackendKind, BackendSpec, Endpoint, SecretLookup, SecretRef
 
 KEY_FILE, CONFIG_FILE = "rndcKeyFile", "rndcConfigFile"
@@ -82,15 +90,19 @@ class BindZoneConfig:
 
     @classmethod
     def parse(cls, showzone: str) -> BindZoneConfig:
+        """ValueError (with a bounded excerpt) when the output is not a zone block."""
         start, end = showzone.find("{"), showzone.rfind("}")
         if start < 0 or end < start:
-            raise ValueError(f"unexpected showzone output: {showzone[:200]!r}")
+            raise ValueError(f"unexpected showzone output: {brief(showzone, 120)!r}")
         statements = split_statements(showzone[start + 1 : end])
         ztype, masters = "", set()
         for stmt in statements:
-            word = stmt.split(None, 1)[0]
+            words = stmt.split()
+            word = words[0]
             if word == "type":
-                ztype = stmt.split()[1]
+                if len(words) != 2:
+                    raise ValueError(f"unexpected type clause in showzone output: {brief(stmt, 120)!r}")
+                ztype = words[1]
             elif word in ("masters", "primaries"):
                 head, _, inner = stmt.partition("{")
                 list_port = re.search(r"port\s+(\d+)", head)
@@ -132,8 +144,10 @@ class Bind9Driver(BackendDriver):
                 if is_not_found(exc):
                     return ZoneOutcome(name, ZoneStatus.MISSING, "not on this backend")
                 raise
+            except ValueError as exc:  # named said something that is not a zone block: this zone failed
+                return ZoneOutcome(name, ZoneStatus.FAILED, str(exc))
             if config.type not in ("slave", "secondary"):
-                return ZoneOutcome(name, ZoneStatus.FAILED, f"type {config.type}, not a secondary")
+                return ZoneOutcome(name, ZoneStatus.FAILED, f"type {brief(config.type, 40)}, not a secondary")
             if config.masters == want:
                 return ZoneOutcome(name, ZoneStatus.UNCHANGED)
             was = "was " + ",".join(f"{h} port {p}" for h, p in sorted(config.masters))

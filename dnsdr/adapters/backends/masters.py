@@ -1,8 +1,8 @@
 """Point every secondary zone of one backend at new masters, idempotently, at scale, on any driver.
 
 Zones already right are left alone, so a second run changes nothing. A retrieve/retransfer is then
-queued for the zones asked for. A failure of the whole backend (unreachable, rejected credential)
-is reported, never raised, so the caller can act on the other backends.
+queued for the zones asked for. A failure of the whole backend (unreachable, rejected credential,
+answers that make no sense) is reported, never raised, so the caller can act on the other backends.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 
 from dnsdr.adapters.backends import driver_for
 from dnsdr.adapters.backends.base import MastersReport, ZoneOutcome, ZoneStatus, canonical
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.spec import BackendSpec, Endpoint
 
@@ -60,11 +61,18 @@ def rewrite_masters(
                         done.append(zone)
     except DnsdrError as exc:
         return _failed(backend, shown, zones, str(exc), dry_run)
+    except Exception as exc:  # one backend's surprise must not stop the others
+        return _failed(backend, shown, zones, _unexpected(backend, credential, exc), dry_run)
     return MastersReport(
         backend=backend.name, backend_type=backend.type, masters=shown, outcomes=tuple(outcomes), dry_run=dry_run,
         retrieved=tuple(done) if not dry_run else tuple(todo), retrieve_failed=tuple(failed),
         rewrite_seconds=rewrite_s, retrieve_seconds=time.monotonic() - started - rewrite_s,
     )
+
+
+def _unexpected(backend: BackendSpec, credential: str, exc: Exception) -> str:
+    """A driver bug or an answer no check foresaw: named, bounded, without the credential."""
+    return brief(f"unexpected {type(exc).__name__} from the {backend.type} driver: {exc}", secrets=[credential])
 
 
 def _failed(backend: BackendSpec, shown: tuple[str, ...], zones: Sequence[str], error: str,
@@ -93,6 +101,8 @@ def create_missing(
             results = driver.create_secondary(zones, masters)
     except DnsdrError as exc:
         return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, str(exc)) for n in names)
+    except Exception as exc:  # as in rewrite_masters
+        return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, _unexpected(backend, credential, exc)) for n in names)
     created: list[str] = []
     failed: list[ZoneOutcome] = []
     for name, res in zip(names, results, strict=True):

@@ -18,6 +18,7 @@ from dnsdr.adapters.backends.base import (
     wanted_masters,
 )
 from dnsdr.adapters.pdns_api import PdnsClient, PdnsError, PdnsNotFound, PdnsZone
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.spec import BackendKind, BackendSpec, Endpoint, SecretLookup, SecretRef
 
 
@@ -62,12 +63,22 @@ class Pdns4Driver(BackendDriver):
             zone = have.get(canonical(name))
             if zone is None:
                 outcomes[name] = ZoneOutcome(name, ZoneStatus.MISSING, "not on this backend")
-            elif zone.kind.lower() not in ("slave", "secondary"):
-                outcomes[name] = ZoneOutcome(name, ZoneStatus.FAILED, f"kind {zone.kind}, not a secondary")
-            elif frozenset(parse_hostport(m) for m in zone.masters) == want:
+                continue
+            if zone.kind.lower() not in ("slave", "secondary"):
+                shown = brief(zone.kind, 40, [self.credential])
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.FAILED, f"kind {shown}, not a secondary")
+                continue
+            try:
+                current = frozenset(parse_hostport(m) for m in zone.masters)
+            except ValueError:  # PowerDNS listed masters we cannot read: leave the zone alone
+                shown = brief(",".join(zone.masters), 80, [self.credential])
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.FAILED, f"masters not address[:port]: {shown}")
+                continue
+            if current == want:
                 outcomes[name] = ZoneOutcome(name, ZoneStatus.UNCHANGED)
             else:
-                outcomes[name] = ZoneOutcome(name, ZoneStatus.CHANGED, "was " + ",".join(zone.masters))
+                was = brief(",".join(zone.masters), secrets=[self.credential])
+                outcomes[name] = ZoneOutcome(name, ZoneStatus.CHANGED, f"was {was}")
                 todo.append(name)
         if not dry_run:
             new = pdns_masters(masters)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import pymysql
 import pymysql.cursors
 
+from dnsdr.adapters.shown import brief
 from dnsdr.domain.errors import NeedsOperator, RetryLater
 
 # Server error codes we translate.
@@ -61,6 +63,10 @@ class PrivilegeError(DatabaseError, NeedsOperator):
         self.privilege = privilege
 
 
+class NotMySQLError(UnreachableError):
+    """Something answered, but not the MySQL protocol: for dnsdr that database is unreachable."""
+
+
 class QueryTimeoutError(DatabaseError):
     """The server answered too slowly (read timeout, lock wait, statement time limit)."""
 
@@ -98,22 +104,32 @@ def privilege_from(code: int, message: str) -> str:
     return "unknown privilege"
 
 
+# What PyMySQL raises when the peer is not a MySQL server: its handshake parser meets bytes it does
+# not expect (wrong sequence numbers, short packets, undecodable names, unknown auth requests).
+_PROTOCOL_ERRORS = (struct.error, IndexError, UnicodeDecodeError, UnboundLocalError, pymysql.err.InternalError)
+NOT_MYSQL = "did not answer like a MySQL/MariaDB server (another service on that port?)"
+
+
+def _is_server_code(code: int | None) -> bool:
+    """Codes a real server or PyMySQL's client side use (ERR packets of a fake server may carry any)."""
+    return code is not None and 1000 <= code < 65536
+
+
 def translate(exc: BaseException, endpoint: str, user: str, secrets: Sequence[str] = ()) -> DatabaseError:
-    """A clean :class:`DatabaseError` for any PyMySQL or socket failure."""
-
-    def scrub(text: str) -> str:
-        for s in secrets:
-            if s:
-                text = text.replace(s, "***")
-        return text
-
+    """A clean :class:`DatabaseError` for any PyMySQL or socket failure: one line naming the endpoint,
+    server text bounded and scrubbed of ``secrets``, never the bytes a non-MySQL peer sent."""
     if isinstance(exc, DatabaseError):
         return exc
     if isinstance(exc, socket.timeout | TimeoutError):
         return QueryTimeoutError(endpoint, "timed out waiting for the server")
     args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-    code = args[0] if args and isinstance(args[0], int) else None
-    text = scrub(str(args[1]) if len(args) > 1 else str(exc))
+    code = args[0] if args and isinstance(args[0], int) and not isinstance(args[0], bool) else None
+    if isinstance(exc, _PROTOCOL_ERRORS) and not _is_server_code(code):
+        return NotMySQLError(endpoint, NOT_MYSQL)
+    if isinstance(exc, pymysql.err.MySQLError) and not isinstance(exc, pymysql.err.InterfaceError) \
+            and not _is_server_code(code):
+        return NotMySQLError(endpoint, NOT_MYSQL)  # an ERR packet with a made-up code, an unknown auth request
+    text = brief(str(args[1]) if len(args) > 1 else str(exc), 300, secrets)
     if code in (ER_ACCESS_DENIED, ER_ACCESS_DENIED_NO_PASSWORD):
         return AuthenticationError(endpoint, f"access denied for user {user!r}: wrong user name or password, "
                                              "or the account may not connect from this host", code)
@@ -133,7 +149,7 @@ def translate(exc: BaseException, endpoint: str, user: str, secrets: Sequence[st
     if code in (ER_LOCK_WAIT_TIMEOUT, ER_QUERY_TIMEOUT, ER_QUERY_INTERRUPTED):
         return QueryTimeoutError(endpoint, text, code)
     if isinstance(exc, OSError):
-        return UnreachableError(endpoint, f"cannot connect: {scrub(exc.strerror or str(exc))}")
+        return UnreachableError(endpoint, f"cannot connect: {brief(exc.strerror or str(exc), 200, secrets)}")
     return DatabaseError(endpoint, f"error {code}: {text}" if code else f"{type(exc).__name__}: {text}", code)
 
 

@@ -11,8 +11,9 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import dns.flags
 import dns.message
@@ -25,10 +26,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnsdr.adapters.dns_answer import BAD, IGNORE, OK, RCODE, TRUNCATED, message_outcome, parse_answer, question_wire
-from dnsdr.adapters.dns_prober import ProbeOptions, _Sock, probe_soa, sweep
+from dnsdr.adapters.dns_prober import ProbeOptions, _Sock, probe_soa, sweep, worst_case_seconds
 from dnsdr.domain.serials import ExpectedZone, PairClass, Target
+from tests.support.hostile import (
+    Behaviour,
+    close_after_read,
+    hostile_tcp,
+    send_after_read,
+    silent,
+    trickle,
+    udp_and_tcp_on_one_port,
+)
 
-FAST = ProbeOptions(timeout=0.3, retries=1, rate=None, window=64, sockets=2, tcp_timeout=0.5)
+FAST = ProbeOptions(timeout=0.3, retries=1, rate=None, window=64, sockets=2, tcp_window=8)
 
 
 def soa_answer(query: dns.message.Message, serial: int = 1234, *, aa: bool = True,
@@ -131,19 +141,19 @@ Handler = Callable[[bytes], list[bytes]]
 
 
 @contextmanager
-def responder(handler: Handler, tcp_handler: Handler | None = None) -> Iterator[tuple[str, int]]:
-    """A UDP (and optionally TCP) server on 127.0.0.1 answering through ``handler``."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(0.1)
-    port = udp.getsockname()[1]
+def responder(handler: Handler, tcp_handler: Handler | None = None,
+              udp: socket.socket | None = None) -> Iterator[tuple[str, int]]:
+    """A UDP (and optionally TCP) server on 127.0.0.1 answering through ``handler`` (on ``udp`` if given)."""
     tcp = None
     if tcp_handler is not None:
-        tcp = socket.socket()
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind(("127.0.0.1", port))
+        udp, tcp = udp_and_tcp_on_one_port()
         tcp.listen(16)
         tcp.settimeout(0.1)
+    elif udp is None:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.1)
+    port = udp.getsockname()[1]
     stop = threading.Event()
 
     def serve_udp() -> None:
@@ -273,13 +283,14 @@ def test_garbage_responder_never_yields_in_sync(mode: str) -> None:
     assert all(p.error or p.rcode for p in report.pairs)
 
 
-def test_truncated_udp_answer_is_retried_over_tcp() -> None:
-    def tc_only(data: bytes) -> list[bytes]:
-        q = dns.message.from_wire(data)
-        r = dns.message.make_response(q)
-        r.flags |= dns.flags.TC | dns.flags.AA
-        return [r.to_wire()]
+def tc_only(data: bytes) -> list[bytes]:
+    q = dns.message.from_wire(data)
+    r = dns.message.make_response(q)
+    r.flags |= dns.flags.TC | dns.flags.AA
+    return [r.to_wire()]
 
+
+def test_truncated_udp_answer_is_retried_over_tcp() -> None:
     zones = [ExpectedZone("1" * 32, "z3.example.", SERIALS["z3.example."]),
              ExpectedZone("2" * 32, "z4.example.", 1)]
     with responder(tc_only, honest) as addr:
@@ -314,3 +325,59 @@ def test_rate_limit_is_respected() -> None:
     # 60 queries at 100/s with a burst of 10 cannot finish in less than 0.5 s.
     assert report.seconds >= 0.45
     assert report.in_sync
+
+
+# --- a target that truncates every answer and then breaks TCP ----------------------------------------
+
+HOSTILE_TCP: dict[str, Behaviour | None] = {
+    "silent": silent,  # accepts, never answers
+    "refuses": None,  # nothing listens on TCP
+    "closes": close_after_read,
+    "trickles": trickle(b"\xff\xff"),  # announces 65,535 octets, sends one now and then
+    "garbage": send_after_read(lambda: struct.pack("!H", 40) + os.urandom(40)),
+}
+
+
+@pytest.mark.parametrize("mode", list(HOSTILE_TCP))
+def test_truncating_target_with_broken_tcp_stays_within_the_stated_bound(mode: str) -> None:
+    opts = ProbeOptions(timeout=0.2, retries=1, rate=None, window=64, sockets=2)
+    zones = [ExpectedZone(f"{i:032x}", n, s) for i, (n, s) in enumerate(list(SERIALS.items())[:100])]
+    behaviour = HOSTILE_TCP[mode]
+    udp, tcp = udp_and_tcp_on_one_port()
+    if behaviour is None:
+        tcp.close()  # nothing listens on TCP: connections are refused
+    with (responder(tc_only, udp=udp) as bad, responder(honest) as good,
+          hostile_tcp(behaviour, listener=tcp) if behaviour else nullcontext()):
+        start = time.monotonic()
+        report = sweep(zones, [Target("tc", "x", *bad), Target("ok", "x", *good)], opts)
+        took = time.monotonic() - start
+    assert took < worst_case_seconds(len(zones), opts)  # an upper bound, not a speed test
+    tc = [p for p in report.pairs if p.target == "tc"]
+    assert len(tc) == 100 and {p.cls for p in tc} == {PairClass.UNREACHABLE}
+    assert all(p.error and p.error.startswith("TCP: ") and "\n" not in p.error for p in tc)
+    assert report.per_target()["ok"]["in_sync"] == 100  # the other target is not held up
+
+
+def test_worst_case_formula() -> None:
+    opts = ProbeOptions(timeout=1.0, retries=2, rate=None, window=100)
+    assert worst_case_seconds(1000, opts) == (10 + 2) * 3 * 1.0
+    assert worst_case_seconds(1, opts) == 3 * 3 * 1.0
+    limited = ProbeOptions(timeout=1.0, retries=2, rate=1000.0, window=100)
+    assert worst_case_seconds(1000, limited) == 36.0 + 3.0
+
+
+def test_a_silent_target_keeps_within_the_stated_bound_when_zones_exceed_the_window() -> None:
+    # Eight zones through a window of two: attempts run back to back, so a timed-out attempt's retry
+    # must go out at once (it used to wait for another timeout, doubling the time).
+    opts = ProbeOptions(timeout=0.1, retries=1, rate=None, window=2, sockets=1)
+    zones = [ExpectedZone(f"{i:032x}", n, s) for i, (n, s) in enumerate(list(SERIALS.items())[:8])]
+    silent_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent_udp.bind(("127.0.0.1", 0))
+    try:
+        start = time.monotonic()
+        report = sweep(zones, [Target("silent", "x", *silent_udp.getsockname())], opts)
+        took = time.monotonic() - start
+    finally:
+        silent_udp.close()
+    assert {p.error for p in report.pairs} == {"timeout"}
+    assert took < worst_case_seconds(len(zones), opts)  # (4 + 2) x 2 x 0.1 = 1.2 s; the work itself is 0.8 s

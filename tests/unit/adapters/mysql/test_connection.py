@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
+import threading
 
 import pymysql
 import pytest
@@ -13,6 +16,7 @@ from dnsdr.adapters.mysql.connection import (
     Connector,
     Credentials,
     DatabaseError,
+    NotMySQLError,
     PrivilegeError,
     QueryTimeoutError,
     ReadOnlyError,
@@ -21,7 +25,18 @@ from dnsdr.adapters.mysql.connection import (
     translate,
 )
 from dnsdr.adapters.mysql.mariadb import MariaDBAdapter
+from dnsdr.domain.errors import NeedsOperator, RetryLater
 from dnsdr.domain.spec import DatabaseFlavour, DatabaseSpec, Endpoint, SecretRef
+from tests.support.hostile import (
+    MARKER,
+    Behaviour,
+    assert_no_secret,
+    close_at_once,
+    elapsed,
+    hostile_tcp,
+    send_at_once,
+    silent,
+)
 
 EP = "127.0.1.1:3306"
 SECRET = "s3cr3t-Pa55"
@@ -130,3 +145,78 @@ def test_mariadb_heartbeat_age_from_counters() -> None:
     connecting = node.channel_from(maria_row(Slave_IO_Running="Connecting", Last_IO_Errno=2003), "0-1-20")
     assert connecting is not None and connecting.io_running == "Connecting" and not connecting.source_alive
     assert node.channel_from(maria_row(Master_Host=""), "") is None
+
+
+# --- hostile servers: one clean line naming the endpoint, no raw bytes, no password, bounded time -------
+
+T = 0.2
+
+
+def packet(payload: bytes, seq: int = 0) -> bytes:
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def handshake() -> bytes:
+    """A MySQL 5.7-style greeting PyMySQL accepts (native password, protocol 4.1, plugin auth)."""
+    caps = 0x0200 | 0x8000 | 0x00080000  # PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH
+    return packet(b"\x0a5.7.0-fake\x00" + struct.pack("<I", 7) + b"abcdefgh\x00" + struct.pack("<H", caps & 0xFFFF)
+                  + b"\x21" + struct.pack("<H", 2) + struct.pack("<H", caps >> 16) + b"\x15" + b"\x00" * 10
+                  + b"ijklmnopqrst\x00" + b"mysql_native_password\x00")
+
+
+def error_packet(code: int, text: bytes, seq: int) -> bytes:
+    return packet(b"\xff" + struct.pack("<H", code) + b"#HY000" + text, seq)
+
+
+def clear_password_echo(conn: socket.socket, stop: threading.Event) -> None:
+    """Greets, asks for the password in clear text (auth switch), then echoes it in an error."""
+    conn.sendall(handshake())
+    conn.recv(65536)  # handshake response, seq 1
+    conn.sendall(packet(b"\xfemysql_clear_password\x00salt\x00", 2))
+    reply = conn.recv(65536)  # the password in clear, seq 3
+    conn.sendall(error_packet(1105, b"you sent: " + reply[4:] + b"\n\x00\x01 bye", 4))
+
+
+def echo_error(code: int) -> Behaviour:
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(handshake())
+        sent = conn.recv(65536)
+        conn.sendall(error_packet(code, b"echo " + sent[4:] + MARKER.encode(), 2))
+
+    return behaviour
+
+
+@pytest.mark.parametrize(("name", "behaviour", "kind", "needle"), [
+    ("random bytes", send_at_once(lambda: b"\x07\x00\x00\x13" + os.urandom(60)), NotMySQLError, "MySQL/MariaDB"),
+    ("HTTP", send_at_once(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n"), NotMySQLError, "MySQL/MariaDB"),
+    ("wrong sequence", send_at_once(packet(b"\x0a junk", 7)), NotMySQLError, "MySQL/MariaDB"),
+    ("truncated greeting", send_at_once(packet(b"\x0a5.5")), NotMySQLError, "MySQL/MariaDB"),
+    ("bogus greeting", send_at_once(packet(b"\x0a5.5.5-x\x00\x01\x00\x00\x00" + b"\xff" * 11)), NotMySQLError,
+     "MySQL/MariaDB"),
+    ("undecodable greeting", send_at_once(packet(b"\x09" + b"\xff" * 40)), NotMySQLError, "MySQL/MariaDB"),
+    ("made-up error code", send_at_once(error_packet(0x9999, MARKER.encode() + b"\n\x00", 0)), NotMySQLError,
+     "MySQL/MariaDB"),
+    ("unknown auth switch", lambda c, s: (c.sendall(handshake()), c.recv(65536), c.sendall(packet(b"\xfe", 2)),
+                                          silent(c, s)), NotMySQLError, "MySQL/MariaDB"),
+    ("clear-text password echoed", clear_password_echo, DatabaseError, "error 1105"),
+    ("echo in a server error", echo_error(1064), DatabaseError, "error 1064"),
+    ("access denied echoing", echo_error(1045), AuthenticationError, "wrong user name or password"),
+    ("silent", silent, QueryTimeoutError, "timed out"),
+    ("silent after the greeting", send_at_once(handshake), QueryTimeoutError, "timed out"),
+    ("packet that never ends", send_at_once(b"\xff\xff\x00\x00" + b"x" * 100), QueryTimeoutError, "timed out"),
+    ("closes at once", close_at_once, UnreachableError, "connection lost"),
+])
+def test_hostile_servers_give_one_clean_line(name: str, behaviour: Behaviour, kind: type[DatabaseError],
+                                             needle: str) -> None:
+    with hostile_tcp(behaviour) as port:
+        conn = Connector("127.0.0.1", port, Credentials("dnsdr", MARKER), Timeouts(connect=T, read=T, write=T))
+        err, took = elapsed(conn.open)
+    assert type(err) is kind, f"{name}: {type(err).__name__}: {err}"  # never a raw PyMySQL or parser exception
+    assert isinstance(err, RetryLater)  # every DatabaseError is; a rejected password also needs a person:
+    assert isinstance(err, NeedsOperator) is (kind is AuthenticationError)
+    text = str(err)
+    assert text.startswith(f"127.0.0.1:{port}: ") and needle in text
+    assert text.isprintable() and len(text) < 400  # one line, no control characters or raw bytes
+    assert "\\x" not in text and "b'" not in text
+    assert_no_secret(err)
+    assert took < 3 * T
