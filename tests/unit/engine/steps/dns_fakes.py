@@ -202,7 +202,7 @@ class FakeApi:
     def create_recordset(self, zone_id: str, name: str, type: str, records: list[str],
                          ttl: int | None = None) -> RecordSet:
         if self.owner.fail_create is not None:
-            raise DesignateApiError(503, self.owner.fail_create, "service_unavailable")
+            raise DesignateApiError(503, f"HTTP 503 service_unavailable: {self.owner.fail_create}", "service_unavailable")
         zone = next(z for z in self.owner.zones.values() if z.id == zone_id)
         return self.owner.add_recordset(zone, name, records, self.owner.clock.now)
 
