@@ -153,6 +153,26 @@ def translate(exc: BaseException, endpoint: str, user: str, secrets: Sequence[st
     return DatabaseError(endpoint, f"error {code}: {text}" if code else f"{type(exc).__name__}: {text}", code)
 
 
+class RefuseCleartext:
+    """An authentication plugin handler that refuses to send the password in clear text.
+
+    PyMySQL answers a server's switch to ``mysql_clear_password`` (or PAM's ``dialog``) with the
+    password as is; over a plain connection anyone who can pose as the database would read it.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def authenticate(self, packet: Any) -> Any:
+        raise pymysql.err.OperationalError(
+            2059, "the server asked for the password in clear text; refused on a connection without TLS")
+
+
+CLEARTEXT_REFUSED: dict[Any, type[RefuseCleartext]] = {
+    b"mysql_clear_password": RefuseCleartext, b"dialog": RefuseCleartext,
+}
+
+
 @dataclass(frozen=True)
 class Credentials:
     user: str
@@ -245,7 +265,7 @@ class Connector:
                 host=self.host, port=self.port, user=self.credentials.user, password=self.credentials.password,
                 connect_timeout=self.timeouts.connect, read_timeout=read_timeout or self.timeouts.read,
                 write_timeout=self.timeouts.write, autocommit=True, charset="utf8mb4",
-                cursorclass=pymysql.cursors.DictCursor,
+                cursorclass=pymysql.cursors.DictCursor, auth_plugin_map=CLEARTEXT_REFUSED,
             )
         except Exception as exc:
             raise translate(exc, self.endpoint, self.credentials.user, self._secrets) from None
