@@ -31,6 +31,9 @@ PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
+# Generous: a loaded 2-core machine starts Designate's services slowly, and a wait ends at readiness.
+READY_TIMEOUT = 300
+
 
 def bin_dir() -> Path:
     """The virtualenv's bin directory (designate-*, gunicorn, dnsdr live next to this Python)."""
@@ -108,7 +111,7 @@ def rabbitmq(paths: Paths, region: str, secrets: render.Secrets) -> Component:
     a = Addresses(region)
     return Component(
         region, "rabbitmq", [RABBITMQ_SERVER], env=render.rabbitmq_env(paths, region),
-        ready=lambda: port_open(a.core, AMQP_PORT), timeout=90, cwd=d,
+        ready=lambda: port_open(a.core, AMQP_PORT), timeout=READY_TIMEOUT, cwd=d,
     )
 
 
@@ -214,7 +217,7 @@ def designate_service(paths: Paths, region: str, service: str, consumers: Callab
         ]
         return Component(
             region, "designate-api", argv, env={"OS_DESIGNATE_CONFIG_DIR": str(d)},
-            ready=lambda: _http_ok(f"http://{a.core}:{API_PORT}/"), timeout=90,
+            ready=lambda: _http_ok(f"http://{a.core}:{API_PORT}/"), timeout=READY_TIMEOUT,
         )
     argv = [str(bin_dir() / f"designate-{service}"), "--config-file", str(conf), "--log-file", str(log)]
 
@@ -223,7 +226,7 @@ def designate_service(paths: Paths, region: str, service: str, consumers: Callab
             return port_open(a.core, MDNS_PORT) and (a.core, MDNS_PORT) in udp_bound()
         return consumers().get(service, 0) > 0
 
-    return Component(region, f"designate-{service}", argv, ready=ready, timeout=90)
+    return Component(region, f"designate-{service}", argv, ready=ready, timeout=READY_TIMEOUT)
 
 
 def _http_ok(url: str) -> bool:

@@ -51,10 +51,16 @@ def soa_serial(name: str, host: str, port: int, timeout: float = 1.0) -> int | N
 RECORDS = (("www", "A", "192.0.2.10"), ("mail", "A", "192.0.2.25"), ("@", "TXT", '"v=spf1 -all"'))
 
 
-def zone_file(name: str) -> str:
-    """The zone as imported: Designate replaces SOA and NS with its own, and keeps the rest."""
+def zone_file(name: str, serial: int | None = None) -> str:
+    """The zone as imported: Designate replaces NS with its own, and keeps the rest, the SOA serial too.
+
+    The serial is the current time, as Designate would give it: with serial 1, every producer's
+    recovery task (zones PENDING with a serial older than 71 s) re-creates the zone on every target
+    as soon as it is imported, which resets whatever a test changed on a backend behind its back.
+    """
+    serial = int(time.time()) if serial is None else serial
     lines = [f"$ORIGIN {name}", "$TTL 300",
-             "@ IN SOA ns1.example.org. hostmaster.example.org. 1 3600 600 86400 300",
+             f"@ IN SOA ns1.example.org. hostmaster.example.org. {serial} 3600 600 86400 300",
              "@ IN NS ns1.example.org."]
     lines += [f"{label} IN {rtype} {value}" for label, rtype, value in RECORDS]
     return "\n".join(lines) + "\n"
