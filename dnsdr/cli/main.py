@@ -8,6 +8,7 @@ from dnsdr.cli import logs
 from dnsdr.cli.common import EXIT_CODES_HELP, Group
 from dnsdr.cli.history import history_command, journal
 from dnsdr.cli.lab import lab
+from dnsdr.cli.monitor import monitor
 from dnsdr.cli.operations import promote, rejoin, switchover
 from dnsdr.cli.pools import pools
 from dnsdr.cli.serials import serials
@@ -33,7 +34,8 @@ def cli(verbose: int, debug: bool, log_format: str) -> None:
     logs.configure(verbose, debug, log_format)
 
 
-for command in (status, serials, pools, spec, promote, switchover, rejoin, history_command, journal, lab):
+for command in (status, serials, pools, spec, promote, switchover, rejoin, history_command, journal, lab,
+                monitor):
     cli.add_command(command)
 
 
