@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -25,6 +26,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     monitor: Monitor
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(monitor: Monitor, host: str, port: int) -> ThreadingHTTPServer:
     """Bind the HTTP server (port 0: any free port; see ``server_address``) without serving yet."""
-    server = _Server((host, port), _Handler)
+    server = (_Server6 if ":" in host else _Server)((host, port), _Handler)
     server.monitor = monitor
     return server
 

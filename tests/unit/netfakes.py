@@ -53,7 +53,7 @@ class FakeDns(_Thread):
         self.mode, self.serial, self.host = mode, serial, host
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((host, 0))
-        self.udp.settimeout(0.05)
+        self.udp.settimeout(0.02)
         self.port = int(self.udp.getsockname()[1])
         self.queries = 0
         self.tcp: socket.socket | None = None
@@ -62,7 +62,7 @@ class FakeDns(_Thread):
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.tcp.bind((host, self.port))
             self.tcp.listen(4)
-            self.tcp.settimeout(0.05)
+            self.tcp.settimeout(0.02)
             self._start(self._serve_tcp)
         self._start(self._serve_udp)
 
@@ -135,7 +135,7 @@ class FakeMysql(_Thread):
         self.sock = socket.socket()
         self.sock.bind((host, 0))
         self.sock.listen(8)
-        self.sock.settimeout(0.05)
+        self.sock.settimeout(0.02)
         self.port = int(self.sock.getsockname()[1])
         self.logins: list[bytes] = []
         if mode != "silent":  # silent: the kernel completes the handshake into the backlog; nobody accepts
@@ -177,7 +177,7 @@ class FakeHttp(_Thread):
             self.sock = socket.socket()
             self.sock.bind((host, 0))
             self.sock.listen(8)
-            self.sock.settimeout(0.05)
+            self.sock.settimeout(0.02)
             self.port = int(self.sock.getsockname()[1])
             self._start(self._raw)
             return
@@ -203,7 +203,7 @@ class FakeHttp(_Thread):
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self._start(lambda: self.server.serve_forever(poll_interval=0.05))
+        self._start(lambda: self.server.serve_forever(poll_interval=0.02))
 
     def _raw(self) -> None:
         while not self._stop.is_set():

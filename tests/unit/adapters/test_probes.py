@@ -10,7 +10,7 @@ from dnsdr.adapters.probes import MONITOR_USER, probe
 from dnsdr.domain.witness import ProbeKind, ProbeResult, ProbeTarget
 from tests.unit.netfakes import ZONE, FakeDns, FakeHttp, FakeMysql, closed_port, running
 
-TIMEOUT = 0.3
+TIMEOUT = 0.2
 
 
 def run(kind: ProbeKind, port: int, host: str = "127.0.0.1", scheme: str = "http") -> ProbeResult:
@@ -59,7 +59,7 @@ def test_silent_nameserver_times_out_within_the_deadline_after_one_resend() -> N
         took = time.monotonic() - started
     assert not result.ok
     assert result.detail == f"no answer within {TIMEOUT:g} s"
-    assert TIMEOUT * 0.9 < took < TIMEOUT + 0.2
+    assert TIMEOUT * 0.9 < took < TIMEOUT + 0.5
     assert server.queries == 2
 
 
@@ -85,8 +85,8 @@ def test_database_that_accepts_but_never_greets_fails_like_a_stopped_server() ->
         result = run(ProbeKind.DATABASE, server.port)
         took = time.monotonic() - started
     assert not result.ok
-    assert "connected but no greeting within 0.3 s" in result.detail
-    assert took < TIMEOUT + 0.2
+    assert "connected but no greeting within 0.2 s" in result.detail
+    assert took < TIMEOUT + 0.5
 
 
 def test_database_answering_an_error_instead_of_a_greeting_is_alive() -> None:
@@ -126,7 +126,7 @@ def test_api_root_lists_versions(mode: str) -> None:
     ("error", "HTTP 500 Internal Server Error"),
     ("nojson", "HTTP 200 without a JSON body"),
     ("garbage", "not an HTTP answer"),
-    ("trickle", "timed out after 0.3 s"),
+    ("trickle", "timed out after 0.2 s"),
 ])
 def test_api_answering_something_else_fails(mode: str, detail: str) -> None:
     server = FakeHttp(mode)
@@ -136,7 +136,7 @@ def test_api_answering_something_else_fails(mode: str, detail: str) -> None:
         took = time.monotonic() - started
     assert not result.ok
     assert detail in result.detail
-    assert took < TIMEOUT + 0.2
+    assert took < TIMEOUT + 0.5
 
 
 def test_https_to_a_plain_http_server_fails_without_raising() -> None:

@@ -16,10 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import click
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from dnsdr.cli.main import cli
+from dnsdr.cli.monitor import parse_listen
+from dnsdr.domain.spec import Endpoint
 from dnsdr.domain.witness import parse_verdict
 from dnsdr.monitor.server import make_server, serve
 from dnsdr.monitor.service import Monitor
@@ -41,7 +45,7 @@ def get(port: int, path: str) -> tuple[int, str, str]:
 @contextmanager
 def http(monitor: Monitor) -> Iterator[int]:
     server = make_server(monitor, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield int(server.server_address[1])
@@ -103,6 +107,7 @@ def test_one_region_healthy_one_lost_over_http(world: FakeWorld) -> None:
 
 
 def test_the_loop_runs_on_schedule_and_stops_when_asked(world: FakeWorld) -> None:
+    world.doc["spec"]["policy"]["probeIntervalSeconds"] = 0.2
     monitor = Monitor(world.spec, timeout=0.1)
     server = make_server(monitor, "127.0.0.1", 0)
     port = int(server.server_address[1])
@@ -121,7 +126,7 @@ def test_the_loop_runs_on_schedule_and_stops_when_asked(world: FakeWorld) -> Non
 
 
 def test_cli_once_prints_the_verdict(world: FakeWorld) -> None:
-    result = CliRunner().invoke(cli, ["monitor", "-c", str(world.path), "--once", "--timeout", "0.2"])
+    result = CliRunner().invoke(cli, ["monitor", "-c", str(world.path), "--once", "--timeout", "0.1"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # stderr has one warning: r2 is lost
     assert {name: v["state"] for name, v in doc["regions"].items()} == {"r1": "healthy", "r2": "lost"}
@@ -165,3 +170,11 @@ def test_cli_serves_until_sigterm_and_exits_cleanly(world: FakeWorld) -> None:
     assert proc.returncode == 0, err
     assert "stopping on SIGTERM" in err
     assert "region r2 is lost" in err
+
+
+def test_listen_takes_host_port_and_bracketed_ipv6() -> None:
+    assert parse_listen("127.0.3.1:9153") == Endpoint("127.0.3.1", 9153)
+    assert parse_listen("[::1]:0") == Endpoint("::1", 0)
+    for bad in ("9153", ":9153", "host:", "host:99999", "host:x"):
+        with pytest.raises(click.BadParameter):
+            parse_listen(bad)
