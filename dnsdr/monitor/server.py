@@ -80,8 +80,10 @@ def serve(monitor: Monitor, server: ThreadingHTTPServer, *, stop: threading.Even
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.warning("stopping on %s", signal.Signals(signum).name)
+    received: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # only flags: the loop ends its round
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     if install_signals:
@@ -95,6 +97,8 @@ def serve(monitor: Monitor, server: ThreadingHTTPServer, *, stop: threading.Even
              len(monitor.targets), monitor.interval, monitor.timeout)
     try:
         monitor.run(stop)
+        if received:
+            log.warning("stopping on %s", received[0])
     finally:
         server.shutdown()
         server.server_close()

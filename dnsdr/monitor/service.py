@@ -56,6 +56,9 @@ class Monitor:
         self.spec = spec
         self.interval = spec.policy.probe_interval_seconds
         self.timeout = timeout if timeout is not None else default_timeout(self.interval)
+        if self.timeout >= self.interval:
+            log.warning("probe timeout %g s is not shorter than the interval %g s: rounds will overrun",
+                        self.timeout, self.interval)
         self.zone = canary_zone(spec)
         self.targets = probe_plan(spec)
         regions = tuple(r.name for r in spec.database_regions)
