@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from types import FrameType
 
 import click
@@ -11,9 +12,10 @@ from dnsdr.adapters.http_json import HttpJsonError, get_json
 from dnsdr.app.control import Controller, MonitorSource, acknowledge, pause, resume
 from dnsdr.cli.common import Command, config_option, echo_json, spec_and_settings, state_dir_option
 from dnsdr.controller.service import ControllerService
-from dnsdr.domain.detection import MonitorView, monitor_views
+from dnsdr.domain.detection import MonitorView
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import DesignateDR, Endpoint
+from dnsdr.domain.witness import MonitorUnavailable, parse_verdict
 
 
 def _endpoint(text: str) -> Endpoint:
@@ -37,10 +39,9 @@ def monitor_source(url: str | None, interval: float) -> MonitorSource:
         if url is None:
             return None, "no monitor configured (spec.monitor and the monitor region's endpoint)"
         try:
-            doc = get_json(url, timeout=max(0.5, min(interval, 3.0)))
-        except HttpJsonError as exc:
+            return parse_verdict(get_json(url, timeout=max(0.5, min(interval, 3.0))), time.time()), ""
+        except (HttpJsonError, MonitorUnavailable) as exc:
             return None, str(exc)
-        return monitor_views(doc, max_age=max(3 * interval, 5.0))
     return fetch
 
 

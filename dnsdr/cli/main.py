@@ -9,6 +9,7 @@ from dnsdr.cli.common import EXIT_CODES_HELP, Group
 from dnsdr.cli.control import ack_command, pause_command, resume_command, run_command
 from dnsdr.cli.history import history_command, journal
 from dnsdr.cli.lab import lab
+from dnsdr.cli.monitor import monitor
 from dnsdr.cli.operations import promote, rejoin, switchover
 from dnsdr.cli.pools import pools
 from dnsdr.cli.serials import serials
@@ -35,7 +36,7 @@ def cli(verbose: int, debug: bool, log_format: str) -> None:
 
 
 for command in (status, serials, pools, spec, promote, switchover, rejoin, history_command, journal, run_command,
-                pause_command, resume_command, ack_command, lab):
+                pause_command, resume_command, ack_command, monitor, lab):
     cli.add_command(command)
 
 

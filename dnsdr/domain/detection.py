@@ -33,7 +33,7 @@ class MonitorView:
     lost: bool  # every probe of the region failed in the monitor's last round
     healthy: bool  # every probe succeeded
     evidence: tuple[str, ...] = ()
-    at: float = 0.0
+    at: float = 0.0  # when the monitor's round ran, on the consumer's clock (see witness.parse_verdict)
 
 
 @dataclass(frozen=True)
@@ -131,30 +131,3 @@ def decide(state: DetectorState, sample: Sample, consecutive: int) -> tuple[Dete
     return fresh, Decision(Verdict.HEALTHY, sample.primary, (f"{sample.primary} is up from every vantage point",),
                            0, sample.at)
 
-
-def monitor_views(doc: Any, max_age: float) -> tuple[dict[str, MonitorView] | None, str]:
-    """The monitor's /verdict document as views per region, or (None, why) when it cannot be used.
-
-    A verdict whose last round is older than ``max_age`` seconds (the monitor's own ``age_seconds``,
-    so the two hosts need no synchronised clocks) is stale: no opinion.
-    """
-    if not isinstance(doc, dict) or not isinstance(doc.get("regions"), dict):
-        return None, "the monitor's verdict has no regions"
-    age = doc.get("age_seconds")
-    if not isinstance(age, int | float) or isinstance(age, bool):
-        return None, "the monitor's verdict has no age"
-    if age > max_age:
-        return None, f"the monitor's last round is {age:.1f} s old (more than {max_age:g} s)"
-    views: dict[str, MonitorView] = {}
-    for region, entry in doc["regions"].items():
-        if not isinstance(entry, dict):
-            continue
-        evidence = entry.get("evidence")
-        if not isinstance(evidence, list):
-            probes = [p for p in entry.get("probes", []) if isinstance(p, dict)]
-            evidence = [f"{p.get('kind', '?')} {p.get('target', '')}: "
-                        + ("ok" if p.get("ok") else str(p.get("detail", "failed"))) for p in probes]
-        views[str(region)] = MonitorView(str(region), lost=entry.get("lost") is True,
-                                         healthy=entry.get("healthy") is True,
-                                         evidence=tuple(str(e)[:200] for e in evidence[:20]), at=float(age))
-    return views, ""

@@ -1,0 +1,1 @@
+"""The third-region witness (``dnsdr monitor``): probes, per-region verdicts, HTTP and metrics."""
