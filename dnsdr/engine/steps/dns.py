@@ -153,7 +153,7 @@ class VerifyWrite(ActedOnce):
         assert region.designate is not None
         run_id = self.ctx.run_id
         api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", project_id="dnsdr")
-        zone_name = f"dnsdr-canary-{rt.spec.name or 'default'}.test."
+        zone_name = canary_zone(rt.spec)
         deadline = self.ctx.clock() + rt.verify_timeout
         started = self.ctx.clock()
         try:
