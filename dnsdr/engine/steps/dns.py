@@ -10,6 +10,7 @@ from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
 from dnsdr.adapters.dns_prober import sweep
+from dnsdr.domain.canary import canary_zone
 from dnsdr.domain.plan import Step
 from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
