@@ -9,17 +9,15 @@ a machine without go and without $DNSDR_KUBE_ASSETS skips, saying so.
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kubeapi import KubeApi, KubeApiUnavailable, kube_bin_dir
+from tests.support.kube_rbac import status_of
+from tests.support.kubeapi import KubeApi
 from tests.support.waiting import eventually
 
 # The fixture may have to build kube-apiserver first.
@@ -64,54 +62,6 @@ def _widget_crd() -> client.V1CustomResourceDefinition:
     )
 
 
-@pytest.fixture(scope="module")
-def kube() -> Iterator[KubeApi]:
-    try:
-        bin_dir = kube_bin_dir()
-    except KubeApiUnavailable as exc:
-        pytest.skip(f"no kube-apiserver for this tier: {exc}")
-    with KubeApi(bin_dir=bin_dir) as api:
-        print(f"[kube] {api.server} ready in {api.ready_seconds:.1f} s")
-        yield api
-
-
-def _client(kubeconfig: Path) -> client.ApiClient:
-    """A client built from the kubeconfig the helper wrote, as an operator would be given one."""
-    made = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    return cast(client.ApiClient, made)
-
-
-@pytest.fixture(scope="module")
-def admin(kube: KubeApi) -> Iterator[client.ApiClient]:
-    api_client = _client(kube.admin_kubeconfig)
-    yield api_client
-    api_client.close()  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture(scope="module")
-def operator(kube: KubeApi) -> Iterator[client.ApiClient]:
-    api_client = _client(kube.operator_kubeconfig)
-    yield api_client
-    api_client.close()  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture
-def namespace(admin: client.ApiClient) -> str:
-    """A fresh namespace per test; never deleted (without a controller manager, deletion never finishes)."""
-    name = f"smoke-{secrets.token_hex(4)}"
-    client.CoreV1Api(admin).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    return name
-
-
-def _status(call: Any, *args: Any, **kwargs: Any) -> int:
-    """The HTTP status of an API call: 200 when it succeeds."""
-    try:
-        call(*args, **kwargs)
-    except ApiException as exc:
-        return int(exc.status)
-    return 200
-
-
 def test_server_is_ready(kube: KubeApi) -> None:
     assert kube.get("/readyz") == (200, "ok")
     status, body = kube.get("/version")
@@ -123,7 +73,7 @@ def test_server_is_ready(kube: KubeApi) -> None:
 
 def test_crd_cel_rule_rejects_bad_object_and_accepts_good_one(admin: client.ApiClient, namespace: str) -> None:
     extensions = client.ApiextensionsV1Api(admin)
-    if _status(extensions.read_custom_resource_definition, CRD_NAME) == 404:
+    if status_of(extensions.read_custom_resource_definition, CRD_NAME) == 404:
         extensions.create_custom_resource_definition(_widget_crd())
 
     def established() -> bool:
@@ -146,7 +96,7 @@ def test_crd_cel_rule_rejects_bad_object_and_accepts_good_one(admin: client.ApiC
         objects.create_namespaced_custom_object(GROUP, "v1", namespace, PLURAL, body)
 
     # Established comes a moment before the new resource is served everywhere: retry a 404 only.
-    assert eventually(lambda: _status(create, widget("good", 1, 3)) != 404, timeout=60)
+    assert eventually(lambda: status_of(create, widget("good", 1, 3)) != 404, timeout=60)
     good = cast(dict[str, Any], objects.get_namespaced_custom_object(GROUP, "v1", namespace, PLURAL, "good"))
     assert good["spec"]["replicas"] == 1
 
@@ -154,14 +104,14 @@ def test_crd_cel_rule_rejects_bad_object_and_accepts_good_one(admin: client.ApiC
         create(widget("bad", 5, 3))
     assert rejected.value.status == 422
     assert CEL_MESSAGE in str(rejected.value.body)
-    assert _status(objects.get_namespaced_custom_object, GROUP, "v1", namespace, PLURAL, "bad") == 404
+    assert status_of(objects.get_namespaced_custom_object, GROUP, "v1", namespace, PLURAL, "bad") == 404
 
 
 def test_operator_needs_a_role_to_list_secrets(
     admin: client.ApiClient, operator: client.ApiClient, namespace: str
 ) -> None:
     as_operator = client.CoreV1Api(operator)
-    assert _status(as_operator.list_namespaced_secret, namespace) == 403
+    assert status_of(as_operator.list_namespaced_secret, namespace) == 403
 
     rbac = client.RbacAuthorizationV1Api(admin)
     rbac.create_namespaced_role(
@@ -180,11 +130,11 @@ def test_operator_needs_a_role_to_list_secrets(
         ),
     )
     # The authorizer sees new bindings through an informer: poll rather than expect it at once.
-    assert eventually(lambda: _status(as_operator.list_namespaced_secret, namespace) == 200, timeout=30)
+    assert eventually(lambda: status_of(as_operator.list_namespaced_secret, namespace) == 200, timeout=30)
     # The grant is that namespace's only: elsewhere, and for writes, the operator is still refused.
-    assert _status(as_operator.list_namespaced_secret, "default") == 403
+    assert status_of(as_operator.list_namespaced_secret, "default") == 403
     secret = client.V1Secret(metadata=client.V1ObjectMeta(name="s"), string_data={"k": "v"})
-    assert _status(as_operator.create_namespaced_secret, namespace, secret) == 403
+    assert status_of(as_operator.create_namespaced_secret, namespace, secret) == 403
 
 
 def test_kubectl_applies_a_configmap_as_a_server_dry_run(
@@ -213,7 +163,7 @@ def test_kubectl_applies_a_configmap_as_a_server_dry_run(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "configmap/smoke created (server dry run)"
     # A dry run stores nothing.
-    assert _status(client.CoreV1Api(admin).read_namespaced_config_map, "smoke", namespace) == 404
+    assert status_of(client.CoreV1Api(admin).read_namespaced_config_map, "smoke", namespace) == 404
 
     refused = kubectl(str(kube.operator_kubeconfig))
     assert refused.returncode != 0
