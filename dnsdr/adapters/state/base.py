@@ -1,8 +1,8 @@
 """Where dnsdr keeps what must outlive a process: the journal of the current run, the cluster
 record (primary, epoch, lost regions), the history of runs (per spec name) and the operation lease.
 
-One backend per file: ``file.py`` (a directory on local disk) now, a Kubernetes backend (ConfigMap
-plus a ``coordination.k8s.io`` Lease with compare-and-swap) next. The lease, not a host-local lock,
+One backend per file: ``file.py`` (a directory on local disk) and ``kubernetes.py`` (ConfigMaps plus a
+``coordination.k8s.io`` Lease, changed by compare-and-swap). The lease, not a host-local lock,
 is what keeps two runs apart, so two controllers on different hosts fit the same interface; across
 regions the epoch recorded in the database stays the fencing token.
 """
