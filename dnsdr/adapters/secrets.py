@@ -11,9 +11,10 @@ One rule for every resolved value, from a file or the environment:
    CRLF) before or after the value, as editors and ``echo`` leave them;
 3. what remains must be non-empty and hold no control character (U+0000-U+001F, U+007F-U+009F,
    U+2028, U+2029): a stray line break would otherwise reach an HTTP header or a protocol;
-4. the one exception is key material that spans lines by nature: a BIND key clause
-   (``key "name" { algorithm ...; secret "..."; };`` as ``tsig-keygen`` writes it) may hold line
-   ends and tabs between its lines.
+4. the exceptions are values that span lines by nature: a BIND key clause
+   (``key "name" { algorithm ...; secret "..."; };`` as ``tsig-keygen`` writes it), and a document
+   whose reference is marked ``multiline`` (a kubeconfig), may hold line ends and tabs between
+   their lines.
 """
 
 from __future__ import annotations
@@ -57,12 +58,12 @@ def _remember(value: str) -> str:
     return value
 
 
-def checked_value(raw: str, where: str) -> str:
+def checked_value(raw: str, where: str, multiline: bool = False) -> str:
     """``raw`` under the rule above; SecretError naming ``where`` (never the value) otherwise."""
     value = raw.strip(_SURROUNDING)
     if not value:
         raise SecretError(f"{where} is empty")
-    allowed = _KEY_CLAUSE_SPACING if _KEY_CLAUSE.match(value) else None
+    allowed = _KEY_CLAUSE_SPACING if multiline or _KEY_CLAUSE.match(value) else None
     for match in _CONTROL.finditer(value):
         if allowed is None or not allowed.fullmatch(match.group()):
             kind = "a line break" if match.group() in "\r\n\u2028\u2029" else "a control character"
@@ -76,7 +77,7 @@ def resolve(ref: SecretRef, directory: Path | None = None) -> str:
         raw = os.environ.get(ref.env)
         if raw is None:
             raise SecretError(f"environment variable {ref.env} is not set")
-        return _remember(checked_value(raw, ref.describe()))
+        return _remember(checked_value(raw, ref.describe(), ref.multiline))
     path = Path(ref.file) if ref.file is not None else (
         (directory or secrets_dir()) / str(ref.secret_name) / str(ref.secret_key)
     )
@@ -85,4 +86,4 @@ def resolve(ref: SecretRef, directory: Path | None = None) -> str:
         raw = read_text_bounded(path, SECRET_LIMIT, "secret")
     except UnreadableFile as exc:
         raise SecretError(f"cannot read {where}: {exc.reason}") from None
-    return _remember(checked_value(raw, where))
+    return _remember(checked_value(raw, where, ref.multiline))

@@ -47,6 +47,8 @@ class SecretRef:
     secret_key: str | None = None
     file: str | None = None
     env: str | None = None
+    # A document whose line breaks belong to it (a kubeconfig), not a one-line credential.
+    multiline: bool = False
 
     def describe(self) -> str:
         if self.file is not None:
@@ -69,20 +71,45 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class ConfigKeyRef:
+    """One key of a Secret or ConfigMap in a region's cluster: where Designate reads its database connection."""
+
+    kind: str  # "Secret" or "ConfigMap"
+    name: str
+    key: str
+
+    def describe(self) -> str:
+        return f"{self.kind.lower()} {self.name} key {self.key}"
+
+
+# openstack-helm's layout: designate.conf, [database] connection, in the Secret every Designate Deployment mounts.
+DEFAULT_CONNECTION = ConfigKeyRef("Secret", "designate-etc", "designate.conf")
+DEFAULT_DEPLOYMENT = "designate-{service}"
+
+
+@dataclass(frozen=True)
 class ServiceControl:
     """How a region's Designate services are stopped, started and repointed at a database.
 
     ``driver`` is ``command`` (operator commands such as systemctl over ssh, Ansible, or the local
     lab's own ``dnsdr lab service``, with ``{service}``, ``{region}``, ``{db_host}`` and
-    ``{db_port}`` placeholders) or ``kubernetes`` (Deployments in ``namespace``).
+    ``{db_port}`` placeholders) or ``kubernetes``: the Deployments named by ``deployment`` (``{service}``
+    filled in) in ``namespace`` of the cluster ``kubeconfig`` reaches, the database connection kept in
+    ``connection``.
     """
 
     driver: str
     commands: tuple[tuple[str, str], ...] = ()
     namespace: str | None = None
+    kubeconfig: SecretRef | None = None
+    deployment: str = DEFAULT_DEPLOYMENT
+    connection: ConfigKeyRef = DEFAULT_CONNECTION
 
     def command(self, name: str) -> str | None:
         return dict(self.commands).get(name)
+
+    def deployment_name(self, service: str) -> str:
+        return self.deployment.format(service=service)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 from dnsdr.domain.fields import NAME, Node, host_key, quote, shorten, storable_problem
 from dnsdr.domain.spec import (
+    DEFAULT_CONNECTION,
+    DEFAULT_DEPLOYMENT,
     BackendKind,
     BackendSpec,
+    ConfigKeyRef,
     DatabaseFlavour,
     DatabaseSpec,
     DesignateSpec,
@@ -28,6 +31,9 @@ ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 SCHEMA = re.compile(r"[A-Za-z0-9_]{1,64}")
 CONTROL_DRIVERS = ("command", "kubernetes")
+DESIGNATE_SERVICES = ("api", "central", "worker", "producer", "mdns")
+# A Secret or ConfigMap name: a DNS subdomain.
+SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 COMMAND_NAMES = ("start", "stop", "restart", "repoint", "status")
 # Designate stores pool target options in VARCHAR(255) columns.
 OPTION_LIMIT = 255
@@ -126,7 +132,7 @@ def endpoint(node: Node | None, default_port: int | None = None, check_keys: boo
     return Endpoint(host, port)
 
 
-def _secret_ref(node: Node | None) -> SecretRef | None:
+def _secret_ref(node: Node | None, multiline: bool = False) -> SecretRef | None:
     if node is None:
         return None
     if not node.mapping({"secretKeyRef", "file", "env"}):
@@ -140,10 +146,10 @@ def _secret_ref(node: Node | None) -> SecretRef | None:
         if path is not None and not path.startswith("/"):
             f.problems.add(f.path, "must be an absolute path")
             return None
-        return SecretRef(file=path) if path else None
+        return SecretRef(file=path, multiline=multiline) if path else None
     if (e := node.get("env")) is not None:
         var = e.string(ENV_VAR, "environment variable name")
-        return SecretRef(env=var) if var else None
+        return SecretRef(env=var, multiline=multiline) if var else None
     ref = node.get("secretKeyRef")
     assert ref is not None
     if not ref.mapping({"name", "key"}):
@@ -153,7 +159,7 @@ def _secret_ref(node: Node | None) -> SecretRef | None:
     key = k.string(SECRET_KEY, "Secret key") if k else None
     if name is None or key is None:
         return None
-    return SecretRef(secret_name=name, secret_key=key)
+    return SecretRef(secret_name=name, secret_key=key, multiline=multiline)
 
 
 def _database(node: Node) -> DatabaseSpec | None:
@@ -211,13 +217,16 @@ def _designate(node: Node) -> DesignateSpec | None:
 
 
 def _control(node: Node | None) -> ServiceControl | None:
-    if node is None or not node.mapping({"driver", "commands", "namespace"}):
+    kube_keys = ("kubeconfigRef", "deploymentName", "databaseConnection")
+    if node is None or not node.mapping({"driver", "commands", "namespace", *kube_keys}):
         return None
     driver_node = node.require("driver")
     driver = driver_node.choice(CONTROL_DRIVERS) if driver_node else None
     commands: list[tuple[str, str]] = []
     cmds_node = node.get("commands")
-    if cmds_node is not None and cmds_node.mapping(set(COMMAND_NAMES)):
+    if cmds_node is not None and driver == "kubernetes":
+        node.problems.add(cmds_node.path, "is only read by the command driver")
+    elif cmds_node is not None and cmds_node.mapping(set(COMMAND_NAMES)):
         for key in COMMAND_NAMES:
             c = cmds_node.get(key)
             value = c.string() if c else None
@@ -227,11 +236,70 @@ def _control(node: Node | None) -> ServiceControl | None:
         for key in ("stop", "start", "repoint"):
             if key not in dict(commands) and (cmds_node is None or cmds_node.get(key) is None):
                 node.problems.add(f"{node.path}.commands.{key}", "is required by the command driver")
-    ns_node = node.get("namespace")
+    if driver == "command":
+        for key in kube_keys:
+            if (given := node.get(key)) is not None:
+                node.problems.add(given.path, "is only read by the kubernetes driver")
+    ns_node = node.require("namespace") if driver == "kubernetes" else node.get("namespace")
     namespace = ns_node.string(NAME, "namespace") if ns_node else None
     if driver is None:
         return None
-    return ServiceControl(driver=driver, commands=tuple(commands), namespace=namespace)
+    if driver != "kubernetes":
+        return ServiceControl(driver=driver, commands=tuple(commands), namespace=namespace)
+    return _kubernetes_control(node, namespace)
+
+
+def _kubernetes_control(node: Node, namespace: str | None) -> ServiceControl | None:
+    """The kubernetes driver's fields: a kubeconfig reference, Deployment names, where the database connection is."""
+    before = len(node.problems)
+    kubeconfig = _secret_ref(node.require("kubeconfigRef"), multiline=True)
+    deployment = DEFAULT_DEPLOYMENT
+    if (dep_node := node.get("deploymentName")) is not None:
+        template = dep_node.string()
+        if template is not None and "{service}" not in template:
+            dep_node.problems.add(dep_node.path, "must contain {service} (the Designate service: api, central, ...)")
+        elif template is not None:
+            bad = [s for s in DESIGNATE_SERVICES if not _deployment_ok(template, s)]
+            if bad:
+                dep_node.problems.add(dep_node.path, f"{quote(template)} does not make a valid Deployment name for "
+                                                     f"{bad[0]} (lower-case letters, digits and '-', at most 63)")
+            else:
+                deployment = template
+    connection = DEFAULT_CONNECTION
+    if (conn_node := node.get("databaseConnection")) is not None:
+        connection = _config_key_ref(conn_node) or DEFAULT_CONNECTION
+    if kubeconfig is None or namespace is None or len(node.problems) > before:
+        return None
+    return ServiceControl(driver="kubernetes", namespace=namespace, kubeconfig=kubeconfig, deployment=deployment,
+                          connection=connection)
+
+
+def _deployment_ok(template: str, service: str) -> bool:
+    try:
+        return NAME.fullmatch(template.format(service=service)) is not None
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
+def _config_key_ref(node: Node) -> ConfigKeyRef | None:
+    """``{secretKeyRef: {name, key}}`` or ``{configMapKeyRef: {name, key}}``, as a container's env names them."""
+    kinds = {"secretKeyRef": "Secret", "configMapKeyRef": "ConfigMap"}
+    if not node.mapping(set(kinds)):
+        return None
+    given = [k for k in kinds if node.get(k) is not None]
+    if len(given) != 1:
+        node.problems.add(node.path, "must name exactly one of secretKeyRef, configMapKeyRef")
+        return None
+    ref = node.get(given[0])
+    assert ref is not None
+    if not ref.mapping({"name", "key"}):
+        return None
+    n, k = ref.require("name"), ref.require("key")
+    name = n.string(SUBDOMAIN, f"{kinds[given[0]]} name") if n else None
+    key = k.string(SECRET_KEY, "key") if k else None
+    if name is None or key is None:
+        return None
+    return ConfigKeyRef(kinds[given[0]], name, key)
 
 
 def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None:

@@ -99,6 +99,20 @@ def test_a_key_clause_still_refuses_other_control_characters(tmp_path: Path) -> 
     assert "control character" in _refusal(tmp_path, TSIG.replace("algorithm", "\x00algorithm").encode())
 
 
+KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters:\n- name: r2\n  cluster:\n\tserver: https://k\ncurrent-context: r2\n"
+
+
+def test_a_multiline_reference_keeps_its_lines_and_a_plain_one_does_not(tmp_path: Path) -> None:
+    _write(tmp_path, KUBECONFIG.encode())
+    document = SecretRef(secret_name="creds", secret_key="api-key", multiline=True)
+    assert resolve(document, tmp_path) == KUBECONFIG.strip()
+    with pytest.raises(SecretError, match="contains a line break inside the value"):
+        resolve(REF, tmp_path)
+    _write(tmp_path, KUBECONFIG.replace("kind", "\x1bkind").encode())
+    with pytest.raises(SecretError, match=r"^secret creds/api-key at .* contains a control character"):
+        resolve(document, tmp_path)
+
+
 def test_a_fifo_a_device_or_a_directory_is_refused_at_once(tmp_path: Path) -> None:
     path = tmp_path / "creds" / "api-key"
     path.parent.mkdir()
