@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -25,6 +28,7 @@ from dnsdr.domain.yaml_text import YamlError, clip, load_yaml
 T = TypeVar("T")
 
 REQUEST_TIMEOUT = 15.0  # seconds per API request: every network wait is bounded
+CAS_DEADLINE = 30.0  # seconds of compare-and-swap retries before giving up (each retry means another writer won)
 NOT_FOUND, CONFLICT, FORBIDDEN, UNAUTHORIZED = 404, 409, 403, 401
 
 
@@ -64,7 +68,21 @@ def call(fn: Callable[[], T]) -> T:
         raise KubeFailure(None, f"unusable answer from the API server ({clip(str(exc), 200)})") from None
 
 
-def timeout(seconds: float = REQUEST_TIMEOUT) -> tuple[float, float]:
+def attempts(deadline: float = CAS_DEADLINE) -> Iterator[int]:
+    """Attempt numbers for a compare-and-swap loop, with a short random pause between them (writers that collided
+    then retry at different moments), until ``deadline`` seconds have passed."""
+    end = time.monotonic() + deadline
+    attempt = 0
+    while True:
+        yield attempt
+        attempt += 1
+        if time.monotonic() >= end:
+            return
+        time.sleep(random.uniform(0, min(0.05, 0.005 * attempt)))
+def timeout(seconds
+
+
+: float = REQUEST_TIMEOUT) -> tuple[float, float]:
     """The client's ``_request_timeout``: connect and read."""
     return (min(seconds, 5.0), seconds)
 
@@ -91,8 +109,10 @@ def client_from_kubeconfig(text: str, where: str) -> client.ApiClient:
     """An API client for the current context of the kubeconfig ``text`` (read from ``where``). Nothing is contacted."""
     try:
         document = load_yaml(text, where)
-    except YamlError as exc:
-        raise KubeconfigError(f"{where} is not a kubeconfig: {exc}") from None
+    except YamlError as exc:  # only where: the parser's words may quote a line holding a token
+        position = re.search(r"\(line \d+, column \d+\)", str(exc))
+        raise KubeconfigError(f"{where} is not a kubeconfig: not valid YAML"
+                              f"{' ' + position.group() if position else ''}") from None
     if not isinstance(document, dict) or not document.get("clusters") or not document.get("current-context"):
         raise KubeconfigError(f"{where} is not a kubeconfig (it needs clusters and a current-context)")
     try:
@@ -109,6 +129,12 @@ def close(api: client.ApiClient) -> None:
 def name_of(obj: Any) -> str:
     metadata = getattr(obj, "metadata", None)
     return str(getattr(metadata, "name", None) or "")
+
+
+def version_of(obj: Any) -> str | None:
+    metadata = getattr(obj, "metadata", None)
+    version = getattr(metadata, "resource_version", None)
+    return str(version) if version else None
 
 
 def annotations_of(obj: Any) -> dict[str, str]:

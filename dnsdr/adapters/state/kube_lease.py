@@ -15,33 +15,17 @@ Deleting the Lease would restart the token at 1: dnsdr's Role grants no delete o
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from kubernetes import client
 
 from dnsdr.adapters import kube
-from dnsdr.adapters.kube import KubeFailure
+from dnsdr.adapters.kube import CAS_DEADLINE, KubeFailure, attempts
 from dnsdr.adapters.state import records
 from dnsdr.adapters.state.base import CorruptStateError, LeaseLostError, LockedError, StateStoreError
 from dnsdr.domain.lease import Lease, next_lease
 
 RELEASED_BY = "dnsdr.io/released-by"
-CAS_DEADLINE = 30.0  # seconds of compare-and-swap retries before giving up (each retry means another writer won)
-
-
-def attempts(deadline: float = CAS_DEADLINE) -> Iterator[int]:
-    """Attempt numbers for a compare-and-swap loop, with a short random pause between them (writers that collided
-    then retry at different moments), until ``deadline`` seconds have passed."""
-    end = time.monotonic() + deadline
-    attempt = 0
-    while True:
-        yield attempt
-        attempt += 1
-        if time.monotonic() >= end:
-            return
-        time.sleep(random.uniform(0, min(0.05, 0.005 * attempt)))
 
 
 class KubeLease:

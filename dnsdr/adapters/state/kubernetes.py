@@ -29,10 +29,10 @@ from typing import Any
 from kubernetes import client
 
 from dnsdr.adapters import kube
-from dnsdr.adapters.kube import KubeFailure
+from dnsdr.adapters.kube import KubeFailure, attempts
 from dnsdr.adapters.state import records
 from dnsdr.adapters.state.base import DEFAULT_TTL, CorruptStateError, StateStore, StateStoreError
-from dnsdr.adapters.state.kube_lease import KubeLease, attempts
+from dnsdr.adapters.state.kube_lease import KubeLease
 from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.journal import ClusterRecord, Journal
 from dnsdr.domain.lease import Lease

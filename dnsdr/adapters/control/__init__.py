@@ -1,0 +1,1 @@
+"""Service-control drivers beyond the ``command`` one (``dnsdr.adapters.service_control``): Kubernetes Deployments."""
