@@ -5,7 +5,8 @@ pools are invalid, a credential is missing or a control command does not exist i
 that never starts. So, before the first step and in every dry run: the pools of the end state pass
 dnsdr's checks and Designate's own parser (when Designate is installed here) and, where the
 database is reachable (switchover, rejoin), ``designate-manage pool update --dry-run``; every
-credential the plan uses resolves; every control command exists; the state store is writable.
+credential the plan uses resolves; every control command exists (or, for the kubernetes driver, its kubeconfig
+reference resolves to a kubeconfig); the state store is writable.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from dnsdr.adapters import kube
 from dnsdr.adapters.designate_manage import pool_update
 from dnsdr.adapters.designate_parser import designate_accepts, designate_available
 from dnsdr.adapters.state import StateStore
@@ -72,11 +74,26 @@ def _program_missing(argv0: str) -> bool:
     return shutil.which(argv0) is None
 
 
-def _control_problems(region: RegionSpec) -> list[str]:
+def _kubernetes_problems(region: RegionSpec, resolver: SecretLookup) -> list[str]:
+    """The kubeconfig the driver will use resolves and is one; the cluster is not contacted."""
+    assert region.designate is not None
+    ref = region.designate.control.kubeconfig
+    if ref is None:
+        return [f"region {region.name}: the kubernetes driver needs control.kubeconfigRef"]
+    try:
+        kube.close(kube.client_from_kubeconfig(resolver(ref), ref.describe()))
+    except DnsdrError as exc:
+        return [f"region {region.name}: kubeconfig: {exc}"]
+    return []
+
+
+def _control_problems(region: RegionSpec, resolver: SecretLookup) -> list[str]:
     designate = region.designate
     if designate is None:
         return [f"region {region.name} has no Designate to control"]
     control = designate.control
+    if control.driver == "kubernetes":
+        return _kubernetes_problems(region, resolver)
     if control.driver != "command":
         return [f"region {region.name}: service control driver {control.driver!r} is not available in standalone "
                 "mode; use driver: command"]
@@ -106,8 +123,9 @@ def preflight(spec: DesignateDR, plan: Plan, store: StateStore, resolver: Secret
             problems.append(f"{what}: {exc}")
     checked.append("credentials")
     for region in _controlled_regions(spec, plan):
-        problems += _control_problems(region)
-        if region.name == plan.final_state.primary and region.designate is not None:
+        problems += _control_problems(region, resolver)
+        if region.name == plan.final_state.primary and region.designate is not None \
+                and region.designate.control.driver == "command":  # the kubernetes driver runs it in a Job
             manage_argv0 = region.designate.manage_command[0]
             if _program_missing(manage_argv0):
                 problems.append(f"region {region.name}: designate-manage {manage_argv0!r} is not found")
@@ -132,8 +150,9 @@ def preflight(spec: DesignateDR, plan: Plan, store: StateStore, resolver: Secret
         problems.append(f"state store: {exc}")
     checked.append("state store writable")
     primary = spec.region(plan.final_state.primary).designate
+    # The kubernetes driver's dry run is a Job in the region's cluster, a change there: the apply step runs it first.
     if manage_dry_run and not problems and text is not None and primary is not None \
-            and plan.operation is not Operation.FAILOVER:
+            and primary.control.driver == "command" and plan.operation is not Operation.FAILOVER:
         # Only where the database it talks to is reachable: after a loss, the surviving region's
         # Designate may still point at the dead primary until the repoint step.
         try:

@@ -7,11 +7,14 @@ unit tests against fakes and in production against the real servers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from dnsdr.adapters.control.kubernetes import KubernetesController
+from dnsdr.adapters.designate_manage import ManageResult
+from dnsdr.adapters.kube import KubeconfigError
 from dnsdr.adapters.mysql import DatabaseAdapter, adapter_for
 from dnsdr.adapters.secrets import SecretError, resolve
 from dnsdr.adapters.service_control import CommandController, ServiceControlError
@@ -31,6 +34,14 @@ class ServiceController(Protocol):
     def repoint(self, database: Endpoint) -> None: ...
 
 
+@runtime_checkable
+class PoolUpdater(Protocol):
+    """A controller that runs ``designate-manage pool update`` where Designate runs (the kubernetes driver's Job)."""
+
+    def pool_update(self, pools_yaml: str, secrets: Iterable[str], dry_run: bool,
+                    timeout: float = ...) -> ManageResult: ...
+
+
 NodeFactory = Callable[[DatabaseSpec, Resolver], DatabaseAdapter]
 ControllerFactory = Callable[[RegionSpec], ServiceController]
 
@@ -39,7 +50,11 @@ def default_node(spec: DatabaseSpec, resolver: Resolver) -> DatabaseAdapter:
     return adapter_for(spec, resolver=resolver)
 
 
-def default_controller(region: RegionSpec) -> ServiceController:
+def default_controller(region: RegionSpec, resolver: Resolver = resolve) -> ServiceController:
+    """The region's driver: commands, or Deployments in its cluster (reached through the kubeconfig its spec names,
+    resolved like any credential)."""
+    if region.designate is not None and region.designate.control.driver == "kubernetes":
+        return KubernetesController.for_region(region, resolver)
     return CommandController(region)
 
 
@@ -48,7 +63,7 @@ class Runtime:
                  secrets_dir: Path | None = None, resolver: Resolver | None = None, verify_timeout: float = 180.0,
                  recorded_epoch: int = 0,
                  node_factory: NodeFactory = default_node,
-                 controller_factory: ControllerFactory = default_controller) -> None:
+                 controller_factory: ControllerFactory | None = None) -> None:
         self.spec = spec
         self.plan = plan
         self.forces = forces
@@ -57,8 +72,9 @@ class Runtime:
         # The epoch in the state store's cluster record: a new epoch exceeds both it and the database's.
         self.recorded_epoch = recorded_epoch
         self._node_factory = node_factory
-        self._controller_factory = controller_factory
+        self._controller_factory = controller_factory or partial(default_controller, resolver=self.resolver)
         self._nodes: dict[str, DatabaseAdapter] = {}
+        self._controllers: dict[str, ServiceController] = {}
 
     # ------------------------------------------------------------ adapters
 
@@ -80,10 +96,14 @@ class Runtime:
         return self._nodes[name]
 
     def controller(self, name: str) -> ServiceController:
-        try:
-            return self._controller_factory(self.region(name))
-        except ServiceControlError as exc:
-            raise EngineError(str(exc)) from None
+        if name not in self._controllers:
+            try:
+                self._controllers[name] = self._controller_factory(self.region(name))
+            except ServiceControlError as exc:
+                raise EngineError(str(exc)) from None
+            except (SecretError, KubeconfigError) as exc:
+                raise EngineError(f"region {name}: cannot reach its cluster: {exc}") from None
+        return self._controllers[name]
 
     def secret(self, ref: SecretRef) -> str:
         try:
@@ -93,6 +113,10 @@ class Runtime:
 
     def close(self) -> None:
         self._nodes.clear()
+        for controller in self._controllers.values():
+            if isinstance(controller, KubernetesController):
+                controller.close()
+        self._controllers.clear()
 
     # ------------------------------------------------------------ safety
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import yaml
 
 from dnsdr.adapters.designate_db import read_zones
-from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
+from dnsdr.adapters.designate_manage import DesignateManageError, ManageResult, pool_update
 from dnsdr.adapters.service_control import ServiceControlError
 from dnsdr.domain.plan import Operation, Step
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
+from dnsdr.domain.spec import RegionSpec
 from dnsdr.engine.errors import Skip, StepFailed
-from dnsdr.engine.runtime import Runtime
+from dnsdr.engine.runtime import PoolUpdater, Runtime
 from dnsdr.engine.steps.base import ActedOnce
 
 
@@ -49,6 +53,16 @@ class ApplyPools(ActedOnce):
         lost = self.rt.plan.final_state.lost
         return [r.name for r in self.rt.spec.regions if r.designate is not None and r.name not in lost]
 
+    def _manage(self, region: RegionSpec) -> Callable[..., ManageResult]:
+        """designate-manage where it runs: here (the command driver), or as a Job in the region's cluster."""
+        assert region.designate is not None
+        if region.designate.control.driver == "kubernetes":
+            controller = self.rt.controller(region.name)
+            if not isinstance(controller, PoolUpdater):
+                raise StepFailed(f"region {region.name}: its service controller cannot run designate-manage")
+            return controller.pool_update
+        return partial(pool_update, region.designate.manage_command)
+
     def act(self, step: Step) -> str:
         rt = self.rt
         state = rt.plan.final_state
@@ -61,14 +75,15 @@ class ApplyPools(ActedOnce):
         secrets = [rt.secret(b.credential) for r in rt.spec.regions for b in r.backends]
         # `pool update` re-pushes every zone of the pool through central, one RPC per zone.
         timeout = 300.0 + 0.5 * len(zone_names(rt))
+        manage = self._manage(region)
         try:
-            pool_update(region.designate.manage_command, text, secrets, dry_run=True)
+            manage(text, secrets, dry_run=True)
             # Workers cache the pool and a restart drops the casts in flight (zones then sit PENDING
             # until Designate's recovery, minutes later): stop them now, so the re-pushes queue in
             # RabbitMQ, and start them (restart-worker steps) once the new pool is stored.
             for name in self._worker_regions():
                 rt.controller(name).stop(["worker"])
-            pool_update(region.designate.manage_command, text, secrets, dry_run=False, timeout=timeout)
+            manage(text, secrets, dry_run=False, timeout=timeout)
         except DesignateManageError as exc:
             raise StepFailed(str(exc)) from None
         except ServiceControlError as exc:

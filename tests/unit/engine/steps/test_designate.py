@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import pytest
@@ -13,11 +13,18 @@ from dnsdr.adapters.designate_manage import DesignateManageError, ManageResult
 from dnsdr.adapters.service_control import STOP_ORDER
 from dnsdr.domain.plan import Plan, failover_plan, rejoin_plan, switchover_plan
 from dnsdr.domain.serials import ExpectedZone
-from dnsdr.domain.spec import DatabaseSpec, DesignateDR
+from dnsdr.domain.spec import DatabaseSpec, DesignateDR, RegionSpec, SecretRef, ServiceControl
 from dnsdr.engine.errors import Skip, StepFailed
 from dnsdr.engine.steps import designate as designate_steps
 from dnsdr.engine.steps.designate import ApplyPools, RepointDesignate, RestartWorker, StopDesignate
-from tests.unit.engine.fakes import FakeCluster, FakeControllers, VirtualClock, make_runtime, run_step
+from tests.unit.engine.fakes import (
+    FakeCluster,
+    FakeController,
+    FakeControllers,
+    VirtualClock,
+    make_runtime,
+    run_step,
+)
 
 NO_ROUTE = "ssh: connect to host designate-r1 port 22: No route to host"
 SECRETS = ["pw:r1-pdns-api-key", "pw:r1-rndc-key", "pw:r2-pdns-api-key", "pw:r2-rndc-key"]
@@ -238,3 +245,47 @@ def test_apply_pools_refuses_invalid_rendered_pools(
     with pytest.raises(StepFailed, match=r"^rendered pools are invalid: .*powerdns"):
         handler.act(step)
     assert manage.texts == [] and controllers.calls == []
+
+
+class JobControllers(FakeControllers):
+    """Controllers of the kubernetes driver: they also run designate-manage (as a Job in the region's cluster)."""
+
+    def factory(self, region: RegionSpec) -> FakeController:
+        return JobController(self, region.name)
+
+
+class JobController(FakeController):
+    def pool_update(self, pools_yaml: str, secrets: Iterable[str], dry_run: bool,
+                    timeout: float = 180.0) -> ManageResult:
+        self.owner.log.append(f"job pool update in {self.region} dry_run={dry_run} timeout={timeout:g}")
+        return ManageResult(dry_run, "")
+
+
+def _kubernetes(spec: DesignateDR, name: str) -> DesignateDR:
+    regions = []
+    for region in spec.regions:
+        if region.name == name and region.designate is not None:
+            control = ServiceControl("kubernetes", namespace="designate", kubeconfig=SecretRef(file="/k", multiline=True))
+            region = replace(region, designate=replace(region.designate, control=control))
+        regions.append(region)
+    return replace(spec, regions=tuple(regions))
+
+
+def test_with_the_kubernetes_driver_the_pool_update_runs_as_the_regions_job(
+        spec: DesignateDR, cluster: FakeCluster, clock: VirtualClock, manage: Manage) -> None:
+    spec = _kubernetes(spec, "r2")
+    controllers = JobControllers(manage.log)
+    plan = failover_plan(spec, "r1", "r2")
+    run_step(_ctx_handler(ApplyPools, spec, plan, cluster, controllers, clock), plan.step("apply-pools"))
+    assert manage.log == ["job pool update in r2 dry_run=True timeout=180", "stop r2 worker",
+                          "job pool update in r2 dry_run=False timeout=302"]
+    assert manage.texts == []  # designate-manage never ran here
+
+
+def test_a_kubernetes_region_whose_controller_cannot_run_jobs_fails_the_step(
+        spec: DesignateDR, cluster: FakeCluster, controllers: FakeControllers, clock: VirtualClock,
+        manage: Manage) -> None:
+    spec = _kubernetes(spec, "r2")
+    plan = failover_plan(spec, "r1", "r2")
+    with pytest.raises(StepFailed, match="region r2: its service controller cannot run designate-manage"):
+        _ctx_handler(ApplyPools, spec, plan, cluster, controllers, clock).act(plan.step("apply-pools"))
