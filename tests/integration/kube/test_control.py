@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +28,10 @@ from dnsdr.adapters.control.kubernetes import RESTARTED_AT, SAVED_REPLICAS, Kube
 from dnsdr.adapters.designate_manage import DesignateManageError
 from dnsdr.adapters.secrets import resolve
 from dnsdr.adapters.service_control import START_ORDER, STOP_ORDER, ServiceControlError
+from dnsdr.domain.plan import failover_plan
 from dnsdr.domain.spec import Endpoint, RegionSpec
 from dnsdr.domain.spec_parse import parse_designatedr
+from dnsdr.engine.runtime import Runtime
 from tests.conftest import EXAMPLE
 from tests.support.kube_rbac import allowed, bind_operator
 from tests.support.kubeapi import KubeApi
@@ -369,3 +373,37 @@ def test_api_failures_name_the_object(cluster: Cluster, make_driver: Callable[..
     with pytest.raises(ServiceControlError, match=rf"start in r2: deployment designate-central in namespace {elsewhere}: "
                                                   r'403 Forbidden: .*User "operator" cannot get'):
         KubernetesController.for_region(other, resolve).start()
+
+
+def test_the_engine_builds_the_driver_from_a_mounted_kubeconfig_secret(
+    kube: KubeApi, cluster: Cluster, tmp_path: Path
+) -> None:
+    """The production path: the runtime's default factory, the kubeconfig read from a mounted Secret
+    (``<secrets dir>/<name>/<key>``), real time; a thread plays the Deployment controller."""
+    secrets_dir = tmp_path / "secrets"
+    (secrets_dir / "dnsdr-kube").mkdir(parents=True)
+    (secrets_dir / "dnsdr-kube" / "r2").write_text(kube.operator_kubeconfig.read_text())
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["spec"]["regions"][1]["designate"]["control"] = {
+        "driver": "kubernetes", "namespace": cluster.namespace,
+        "kubeconfigRef": {"secretKeyRef": {"name": "dnsdr-kube", "key": "r2"}}}
+    spec = parse_designatedr(doc, KINDS)
+    runtime = Runtime(spec, failover_plan(spec, "r1", "r2"), frozenset(),
+                      resolver=functools.partial(resolve, directory=secrets_dir))
+    stop = threading.Event()
+
+    def controller_manager() -> None:
+        while not stop.wait(0.1):
+            cluster.reconcile()
+
+    thread = threading.Thread(target=controller_manager, daemon=True)
+    thread.start()
+    try:
+        runtime.controller("r2").stop(["worker"])
+        assert cluster.replicas()["worker"] == 0
+        runtime.controller("r2").restart(["worker"])
+        assert cluster.replicas() == REPLICAS and cluster.restarted_at("worker") is not None
+    finally:
+        stop.set()
+        thread.join(10)
+        runtime.close()
