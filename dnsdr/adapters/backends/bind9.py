@@ -181,3 +181,6 @@ class Bind9Driver(BackendDriver):
                 raise
 
         return list(self.client.map(delete, zones))
+
+    def probe(self) -> None:
+        self.client.status()  # connect() logged in already; a status round trip proves the key

@@ -128,3 +128,13 @@ def remove_zones(backend: BackendSpec, credential: str, zones: Sequence[str], wo
     failed = tuple(ZoneOutcome(z, ZoneStatus.FAILED, str(r)) for z, r in zip(zones, results, strict=True)
                    if isinstance(r, Exception))
     return removed, failed
+
+
+def control_answers(backend: BackendSpec, credential: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """Whether dnsdr can manage ``backend`` now (its API or rndc answers and takes the credential)."""
+    try:
+        with driver_for(backend, credential, timeout=timeout, workers=1) as driver:
+            driver.probe()
+    except DnsdrError as exc:
+        return False, str(exc)
+    return True, f"{backend.kind.label} control answers at {backend.control}"

@@ -109,3 +109,6 @@ class Pdns4Driver(BackendDriver):
                 self.client.delete_zone(name)
 
         return list(self.client.map(delete, zones))
+
+    def probe(self) -> None:
+        self.client.server_info()
