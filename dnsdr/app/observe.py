@@ -28,8 +28,12 @@ AdapterFactory = Callable[[DatabaseSpec, SecretLookup], DatabaseAdapter]
 OBSERVE_TIMEOUTS = Timeouts(connect=3, read=10, write=10)
 
 
+def default_factory_with(timeouts: Timeouts, spec: DatabaseSpec, resolver: SecretLookup) -> DatabaseAdapter:
+    return adapter_for(spec, timeouts=timeouts, resolver=resolver)
+
+
 def default_factory(spec: DatabaseSpec, resolver: SecretLookup) -> DatabaseAdapter:
-    return adapter_for(spec, timeouts=OBSERVE_TIMEOUTS, resolver=resolver)
+    return default_factory_with(OBSERVE_TIMEOUTS, spec, resolver)
 
 
 @dataclass(frozen=True)
