@@ -16,9 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
+from dnsdr.adapters.mysql import Timeouts
 from dnsdr.adapters.state import LockedError, StateStore
-from dnsdr.app.observe import DatabaseRow, Observer
+from dnsdr.app.observe import AdapterFactory, DatabaseRow, Observer, default_factory_with
 from dnsdr.app.operations import NothingToDo, OperationRequest, execute, prepare
 from dnsdr.app.settings import Settings
 from dnsdr.domain import automation
@@ -57,6 +59,13 @@ class RoundReport:
         return {r.region: len(r.errant or ()) for r in self.rows}
 
 
+def round_factory(interval: float) -> AdapterFactory:
+    """Database adapters whose every wait fits in a round: a hung server (SIGSTOP, a silent cut) must
+    cost the controller about one interval, not the 10 s read timeout `dnsdr status` can afford."""
+    wait = max(1.0, min(3.0, interval))
+    return partial(default_factory_with, Timeouts(connect=wait, read=wait, write=wait))
+
+
 def policy_of(spec: DesignateDR) -> Policy:
     p = spec.policy
     return Policy(automatic=p.failover is FailoverMode.AUTOMATIC, cooldown_seconds=p.cooldown_seconds,
@@ -73,7 +82,7 @@ class Controller:
         self.store: StateStore = settings.store(spec)
         self.monitor = monitor
         self.clock = clock
-        self.observer = observer or Observer(spec, settings.resolver)
+        self.observer = observer or Observer(spec, settings.resolver, round_factory(spec.policy.probe_interval_seconds))
         self.detector = DetectorState()
         self.policy = policy_of(spec)
 

@@ -28,8 +28,12 @@ AdapterFactory = Callable[[DatabaseSpec, SecretLookup], DatabaseAdapter]
 OBSERVE_TIMEOUTS = Timeouts(connect=3, read=10, write=10)
 
 
+def default_factory_with(timeouts: Timeouts, spec: DatabaseSpec, resolver: SecretLookup) -> DatabaseAdapter:
+    return adapter_for(spec, timeouts=timeouts, resolver=resolver)
+
+
 def default_factory(spec: DatabaseSpec, resolver: SecretLookup) -> DatabaseAdapter:
-    return adapter_for(spec, timeouts=OBSERVE_TIMEOUTS, resolver=resolver)
+    return default_factory_with(OBSERVE_TIMEOUTS, spec, resolver)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class Observation:
             "serials": self.serials.to_dict() if self.serials else None, "agreement": self.agreement.to_dict(),
             "epoch": self.epoch, "recorded_primary": self.cluster.primary if self.cluster else None,
             "lost": list(self.cluster.lost) if self.cluster else [],
+            "kept": list(self.cluster.kept) if self.cluster else [],
+            "fenced": list(self.cluster.fenced) if self.cluster else [],
             "unfinished_operation": None if op is None else {
                 "run_id": op.run_id, "operation": op.operation, "from": op.from_region, "to": op.to_region,
                 "outcome": op.outcome.value, "stopped_at": op.last_step.name if op.last_step else None,

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dnsdr.adapters.state import StateStore
+from dnsdr.app.assessment import Assessment, assess_lost_region
 from dnsdr.app.preflight import PreflightError, PreflightReport, preflight
-from dnsdr.domain.journal import StepRecord
+from dnsdr.domain.journal import Outcome, StepRecord
 from dnsdr.domain.plan import Operation, Plan, Step, failover_plan, rejoin_plan, switchover_plan
 from dnsdr.domain.safety import Force
 from dnsdr.domain.spec import DesignateDR, SecretLookup
@@ -57,6 +58,8 @@ class Prepared:
     store: StateStore
     runtime: Runtime
     forces: frozenset[Force] = field(default_factory=frozenset)
+    # A failover's look at what still runs in the lost region (None: taken from a journaled run).
+    assessment: Assessment | None = None
 
     def preflight(self, manage_dry_run: bool = True) -> PreflightReport:
         """The checks that must pass before the first change (see :mod:`dnsdr.app.preflight`)."""
@@ -81,28 +84,45 @@ def current_primary(spec: DesignateDR, store: StateStore) -> str:
     return record.primary if record else spec.primary_region
 
 
-def plan_for(spec: DesignateDR, request: OperationRequest, store: StateStore) -> Plan | NothingToDo:
-    """The plan for ``request`` given the recorded primary; PlanError when it makes no sense."""
+Assess = Callable[[DesignateDR, str, SecretLookup], Assessment]
+
+
+def plan_for(spec: DesignateDR, request: OperationRequest, store: StateStore, resolver: SecretLookup | None = None,
+             assess: Assess | None = None) -> tuple[Plan | NothingToDo, Assessment | None]:
+    """The plan for ``request`` given the recorded primary; PlanError when it makes no sense.
+
+    A failover first assesses the old primary region (``assess``, when a resolver is given) unless an
+    unfinished run of the same failover is journaled: that run's kept and fenced backends are reused,
+    so resuming rebuilds exactly the plan it started.
+    """
     if request.operation is Operation.FAILOVER:
         old = request.from_region or current_primary(spec, store)
         if old == request.region and request.from_region is None:
             return NothingToDo(f"{request.region} is already the primary (recorded in {store.location}); "
-                               "nothing to do")
-        return failover_plan(spec, old, request.region)
+                               "nothing to do"), None
+        journal = store.load_journal()
+        if journal is not None and journal.outcome in (Outcome.RUNNING, Outcome.FAILED) \
+                and (journal.operation, journal.from_region, journal.to_region) == ("failover", old, request.region):
+            return failover_plan(spec, old, request.region, frozenset(journal.kept), frozenset(journal.fenced)), None
+        assessment = (assess or assess_lost_region)(spec, old, resolver) if resolver is not None else None
+        kept = assessment.kept if assessment else frozenset()
+        fenced = assessment.fenced if assessment else frozenset()
+        return failover_plan(spec, old, request.region, kept, fenced), assessment
     if request.operation is Operation.SWITCHOVER:
-        return switchover_plan(spec, current_primary(spec, store), request.region)
-    return rejoin_plan(spec, request.region, current_primary(spec, store))
+        return switchover_plan(spec, current_primary(spec, store), request.region), None
+    return rejoin_plan(spec, request.region, current_primary(spec, store)), None
 
 
 def prepare(spec: DesignateDR, request: OperationRequest, store: StateStore, resolver: SecretLookup,
-            runtime_factory: Callable[..., Runtime] | None = None) -> Prepared | NothingToDo:
-    planned = plan_for(spec, request, store)
+            runtime_factory: Callable[..., Runtime] | None = None,
+            assess: Assess | None = None) -> Prepared | NothingToDo:
+    planned, assessment = plan_for(spec, request, store, resolver, assess)
     if isinstance(planned, NothingToDo):
         return planned
     cluster = store.load_cluster()
     runtime = (runtime_factory or Runtime)(spec, planned, request.forces, resolver=resolver,
-                              recorded_epoch=cluster.epoch if cluster else 0)
-    return Prepared(spec, planned, store, runtime, request.forces)
+                                           recorded_epoch=cluster.epoch if cluster else 0)
+    return Prepared(spec, planned, store, runtime, request.forces, assessment)
 
 
 def execute(prepared: Prepared, on_event: ProgressSink | None = None, ctx: RunContext | None = None,
@@ -116,6 +136,8 @@ def execute(prepared: Prepared, on_event: ProgressSink | None = None, ctx: RunCo
     if not report.ok:
         raise PreflightError(list(report.problems))
     ctx = ctx or RunContext()
+    for risk in prepared.assessment.risks if prepared.assessment else ():
+        ctx.add_risk(risk)
     executor = Executor(prepared.plan, prepared.store, build_handlers(prepared.runtime, ctx), prepared.forces,
                         on_event=on_event, ctx=ctx)
     return executor.run()

@@ -108,12 +108,21 @@ def _dry_run(prepared: Prepared, output: str) -> None:
     report = prepared.preflight()
     preview = prepared.preview() if report.ok else None
     allowed = report.ok and preview is not None and preview.allowed
+    assessment = prepared.assessment
     if output == "json":
         echo_json({"plan": [{"name": s.name, "target": s.target, "changes": s.changes} for s in prepared.plan.steps],
                    "preflight": {"ok": report.ok, "problems": list(report.problems), "checked": list(report.checked)},
-                   "verdict": preview.to_dict() if preview else None, "allowed": allowed})
+                   "verdict": preview.to_dict() if preview else None, "allowed": allowed,
+                   "assessment": assessment.to_dict() if assessment else None})
     else:
         _print_plan(prepared.plan)
+        if assessment is not None:
+            click.echo(f"\nWhat still runs in {assessment.region} (lost: gone; kept: stays in the pool, re-pointed; "
+                       "fenced: loses every zone; stopped: Designate services stopped):")
+            for c in assessment.components:
+                click.echo(f"  {c.treatment:15} {c.name}: {c.detail}")
+            for risk in assessment.risks:
+                click.echo(f"  risk: {risk}")
         click.echo("\nPreflight: " + ("ok (" + ", ".join(report.checked) + ")" if report.ok else "FAILED"))
         for problem in report.problems:
             click.echo(f"  - {problem}")

@@ -7,9 +7,18 @@ import sys
 import click
 
 from dnsdr.adapters.dns_prober import ProbeOptions
-from dnsdr.app.serials import sweep_serials
-from dnsdr.cli.common import EXIT_DRIFT, EXIT_OK, Command, config_option, echo_json, output_option, spec_and_settings
-from dnsdr.domain.serials import CLASSES, PairResult, SweepReport
+from dnsdr.app.serials import SerialSweep, sweep_serials
+from dnsdr.cli.common import (
+    EXIT_DRIFT,
+    EXIT_OK,
+    Command,
+    config_option,
+    echo_json,
+    output_option,
+    spec_and_settings,
+    state_dir_option,
+)
+from dnsdr.domain.serials import CLASSES, PairResult
 
 
 def _describe(p: PairResult) -> str:
@@ -18,14 +27,17 @@ def _describe(p: PairResult) -> str:
     return f"{p.cls} ({p.rcode or p.error})"
 
 
-def _table(report: SweepReport, worst: int) -> None:
+def _table(result: SerialSweep, worst: int) -> None:
+    report = result.report
     width = max([len("target"), *(len(t.name) for t in report.targets)])
     click.echo(f"{'target':<{width}}  " + "  ".join(f"{c:>11}" for c in CLASSES))
     for name, counts in report.per_target().items():
         click.echo(f"{name:<{width}}  " + "  ".join(f"{counts[c]:>11}" for c in CLASSES))
     click.echo(f"{len(report.zones)} zones x {len(report.targets)} targets, {report.queries} queries "
                f"in {report.seconds:.2f} s")
-    drift = report.drift()
+    drift = [p for p in report.drift() if result.counts_as_drift(p)]
+    if result.fenced:
+        click.echo(f"\nfenced by a failover (expected to answer for no zone): {', '.join(sorted(result.fenced))}")
     if drift:
         click.echo(f"\nworst pairs ({len(drift)} not in sync):")
         for t in report.targets:
@@ -36,11 +48,16 @@ def _table(report: SweepReport, worst: int) -> None:
         click.echo(f"\nzones stuck in Designate ({len(stuck)}):")
         for z in stuck[:worst * 4]:
             click.echo(f"  {z.name}  {z.status}/{z.action}  serial {z.serial}  id {z.id}")
-    click.echo("\nall in sync" if report.in_sync and not stuck else "")
+    if result.outside:
+        click.echo(f"\nstale servers outside the selection ({len(result.outside)} answers behind or ahead):")
+        for p in result.outside[:worst * 4]:
+            click.echo(f"  {p.target:<{width}}  {p.zone}  {_describe(p)}")
+    click.echo("\nall in sync" if not result.drift and not stuck else "")
 
 
 @click.command("serials", cls=Command)
 @config_option
+@state_dir_option
 @click.option("--region", "regions", metavar="REGION", multiple=True,
               help="Sweep only this region's nameservers; repeat for several (default: every region).")
 @click.option("--db-region", metavar="REGION",
@@ -63,30 +80,37 @@ def _table(report: SweepReport, worst: int) -> None:
               help="Pairs not in sync to list per target.")
 @click.option("--pairs", is_flag=True, help="With -o json, include every (zone, target) pair.")
 @output_option
-def serials(config: str | None, secrets_dir: str | None, regions: tuple[str, ...], db_region: str | None,
-            timeout: float, retries: int, rate: float, window: int, worst: int, pairs: bool, output: str) -> None:
+def serials(config: str | None, secrets_dir: str | None, state_dir: str | None, regions: tuple[str, ...],
+            db_region: str | None, timeout: float, retries: int, rate: float, window: int, worst: int, pairs: bool,
+            output: str) -> None:
     """Compare every live zone's SOA serial on every DNS target with Designate's database.
 
     Each (zone, target) pair is in_sync, behind (serial < database), ahead (serial > database: lost
     writes or clock skew; needs a forced retransfer), missing (NXDOMAIN, REFUSED, NOTAUTH, SERVFAIL)
     or unreachable (timeout, network error, or an answer that failed validation: wrong ID or
     question, no AA flag, malformed). Serials compare with RFC 1982 arithmetic. Zones Designate
-    itself left PENDING or ERROR are listed too.
+    itself left PENDING or ERROR are listed too. Every other backend the spec knows is swept as
+    well: one outside --region that still answers with a stale serial is named and is drift; a
+    backend a failover fenced (recorded in --state-dir) must answer for no zone.
 
     \b
     Exit codes:
       0  every pair in sync and no zone in ERROR
-      3  drift: some pair not in sync, or a zone in ERROR in Designate
+      3  drift: some pair not in sync, a stale server outside the selection, a fenced server
+         answering again, or a zone in ERROR in Designate
       1  could not run (bad spec, database unreachable, ...)
       2  usage error
     """
-    _, spec, settings = spec_and_settings(config, secrets_dir)
+    _, spec, settings = spec_and_settings(config, secrets_dir, state_dir)
     options = ProbeOptions(timeout=timeout, retries=retries, rate=rate or None, window=window)
-    result = sweep_serials(spec, settings.resolver, regions, db_region, options)
+    result = sweep_serials(spec, settings.resolver, regions, db_region, options, settings.store(spec))
     if output == "json":
         doc = result.report.to_dict(worst=worst, include_pairs=pairs)
         doc["database_region"] = result.database_region
+        doc["fenced"] = sorted(result.fenced)
+        doc["stale_outside_selection"] = [p.to_dict() for p in result.outside]
+        doc["drift"] = result.drift
         echo_json(doc)
     else:
-        _table(result.report, worst)
+        _table(result, worst)
     sys.exit(EXIT_DRIFT if result.drift else EXIT_OK)

@@ -70,6 +70,12 @@ def operation_lines(obs: Observation) -> list[str]:
     else:
         recorded = "recorded state unreadable" if obs.state_error else "no operation recorded"
     lines = [f"primary: {obs.primary} ({recorded})"]
+    if cluster is not None and cluster.kept:
+        lines.append(f"kept from the lost region (in the pool, mastered by {cluster.primary}'s mdns): "
+                     + ", ".join(cluster.kept))
+    if cluster is not None and cluster.fenced:
+        lines.append("fenced in the lost region (every zone removed; they must answer for none): "
+                     + ", ".join(cluster.fenced))
     if obs.state_error:
         lines.append(f"state store: cannot read ({obs.state_error})")
     for reason in obs.agreement.reasons:

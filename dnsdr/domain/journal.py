@@ -61,6 +61,10 @@ class Journal:
     notes: list[str] = field(default_factory=list)
     spec_name: str = ""
     lease_token: int | None = None
+    # A failover's assessment of the lost region's backends that still answered, so a resumed run
+    # rebuilds exactly the plan it started (the assessment itself may have changed meanwhile).
+    kept: list[str] = field(default_factory=list)
+    fenced: list[str] = field(default_factory=list)
 
     def record(self, name: str) -> StepRecord:
         for s in self.steps:
@@ -93,6 +97,7 @@ class Journal:
             forces=list(data.get("forces", [])), steps=steps, outcome=Outcome(data.get("outcome", "running")),
             finished_at=data.get("finished_at"), epoch=data.get("epoch"), notes=list(data.get("notes", [])),
             spec_name=str(data.get("spec_name", "")), lease_token=data.get("lease_token"),
+            kept=[str(x) for x in data.get("kept", [])], fenced=[str(x) for x in data.get("fenced", [])],
         )
 
     @property
@@ -118,6 +123,8 @@ class ClusterRecord:
     epoch: int = 0
     lost: list[str] = field(default_factory=list)
     last_run_id: str | None = None
+    kept: list[str] = field(default_factory=list)  # lost regions' backends kept in the pool
+    fenced: list[str] = field(default_factory=list)  # lost regions' backends that answer for no zone
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,4 +132,5 @@ class ClusterRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterRecord:
         return cls(primary=str(data["primary"]), epoch=int(data.get("epoch", 0)),
-                   lost=[str(x) for x in data.get("lost", [])], last_run_id=data.get("last_run_id"))
+                   lost=[str(x) for x in data.get("lost", [])], last_run_id=data.get("last_run_id"),
+                   kept=[str(x) for x in data.get("kept", [])], fenced=[str(x) for x in data.get("fenced", [])])

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from dnsdr.domain.errors import InvalidInput
-from dnsdr.domain.pools import WorldState, masters_for
+from dnsdr.domain.pools import WorldState, check_state, masters_for
 from dnsdr.domain.spec import DesignateDR, RegionSpec
 
 
@@ -36,6 +36,7 @@ class StepKind(StrEnum):
     APPLY_POOLS = "apply-pools"            # render, dry-run and apply with designate-manage
     RESTART_WORKER = "restart-worker"      # designate-worker caches pools; make it reload them
     REWRITE_MASTERS = "rewrite-masters"    # backend zones' masters + forced retransfer
+    FENCE_BACKEND = "fence-backend"        # a lost region's backend that still answers stops serving the pool
     VERIFY_SERIALS = "verify-serials"      # every live zone on every surviving target
     VERIFY_WRITE = "verify-write"          # a write through the API reaches every surviving target
 
@@ -96,9 +97,20 @@ def _db(region: RegionSpec) -> str:
 
 def _backend_steps(spec: DesignateDR, state: WorldState, regions: list[RegionSpec]) -> list[Step]:
     steps = []
-    for region in regions:
+    for region in [*regions, *(r for r in spec.regions if r.name in state.lost)]:
         masters = masters_for(spec, state, region)
         for backend in region.backends:
+            if region.name in state.lost and backend.name in state.fenced:
+                steps.append(Step(
+                    name=f"fence-backend-{backend.name}", kind=StepKind.FENCE_BACKEND, region=region.name,
+                    target=f"{backend.type} {backend.name} {backend.dns}",
+                    changes="remove every zone of the pool from it (it still answers, but the lost region's data "
+                            "is stale), and prove it answers for none",
+                    params=(("backend", backend.name),),
+                ))
+                continue
+            if region.name in state.lost and backend.name not in state.kept:
+                continue
             steps.append(Step(
                 name=f"rewrite-masters-{backend.name}",
                 kind=StepKind.REWRITE_MASTERS,
@@ -124,6 +136,7 @@ def _designate_tail(
     away: the pool comes first there, and the canary last.
     """
     live_targets = [b.name for r in surviving for b in r.backends]
+    live_targets += [b.name for r in spec.regions if r.name in state.lost for b in r.backends if b.name in state.kept]
     pools = [Step(
         name="apply-pools", kind=StepKind.APPLY_POOLS, region=state.primary,
         target=f"designate-manage in {state.primary}",
@@ -161,12 +174,18 @@ def _assess(operation: Operation, old: str, new: str) -> Step:
                 params=(("operation", operation.value),))
 
 
-def failover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
-    """Region ``old`` is lost; promote ``new`` and serve from the surviving regions only."""
+def failover_plan(spec: DesignateDR, old: str, new: str, kept: frozenset[str] = frozenset(),
+                  fenced: frozenset[str] = frozenset()) -> Plan:
+    """Region ``old`` is lost; promote ``new`` and serve from the surviving regions only.
+
+    ``kept`` and ``fenced`` name ``old``'s backends that still answer (the failover's assessment):
+    kept ones stay in the pool, re-pointed at the new primary's mdns; fenced ones lose every zone.
+    """
     if old == new:
         raise PlanError("the region to promote is already the primary")
     old_region, new_region = _db_region(spec, old, "old primary"), _db_region(spec, new, "candidate")
-    state = WorldState(primary=new, lost=frozenset({old}))
+    state = WorldState(primary=new, lost=frozenset({old}), kept=kept, fenced=fenced)
+    check_state(spec, state)
     surviving = [r for r in spec.regions if r.name != old and (r.designate or r.backends)]
     steps = [
         _assess(Operation.FAILOVER, old, new),

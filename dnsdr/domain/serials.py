@@ -124,6 +124,16 @@ def targets_from_spec(spec: DesignateDR, regions: Iterable[str] | None = None) -
                  for label, region, host, port in found)
 
 
+def targets_of_state(spec: DesignateDR, lost: Iterable[str], kept: Iterable[str]) -> tuple[Target, ...]:
+    """The nameservers that serve the pool in a state: those of every region not lost, plus the kept
+    backends of lost regions (what a failover's proofs must cover)."""
+    lost_set, kept_set = set(lost), set(kept)
+    everyone = targets_from_spec(spec)
+    kept_dns = {(b.dns.host, b.dns.port) for r in spec.regions if r.name in lost_set for b in r.backends
+                if b.name in kept_set}
+    return tuple(t for t in everyone if t.region not in lost_set or (t.host, t.port) in kept_dns)
+
+
 class PairResult(NamedTuple):
     zone: str
     target: str

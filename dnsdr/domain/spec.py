@@ -235,6 +235,9 @@ class PolicySpec:
     # An automatic failover refuses when semi-sync was off or AFTER_COMMIT before the loss, unless this says
     # the operator accepts losing acknowledged writes (a manual `dnsdr promote` decides for itself).
     accept_data_loss: bool = False
+    # What a failover does with a lost region's backends that still answer: keep them in the pool
+    # (re-pointed at the surviving mdns and verified) or fence them (remove every zone of the pool).
+    surviving_backends: str = "keep"
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,8 @@ def _check_region_addresses_disjoint(problems: Problems, drafts: list[RegionDraf
 
 def _policy(node: Node) -> PolicySpec | None:
     allowed = {"failover", "probeIntervalSeconds", "consecutiveFailures", "maxLagSeconds",
-               "cooldownSeconds", "semiSyncRequired", "relayLogTimeoutSeconds", "acceptDataLoss"}
+               "cooldownSeconds", "semiSyncRequired", "relayLogTimeoutSeconds", "acceptDataLoss",
+               "survivingBackends"}
     if not node.mapping(allowed):
         return None
     before = len(node.problems.items)
@@ -206,7 +207,10 @@ def _policy(node: Node) -> PolicySpec | None:
     semi = s.boolean() if s else default.semi_sync_required
     a = node.get("acceptDataLoss")
     loss = a.boolean() if a else default.accept_data_loss
-    if len(node.problems.items) != before or mode is None or failures is None or semi is None or loss is None:
+    sb = node.get("survivingBackends")
+    surviving = sb.choice(("keep", "fence")) if sb else default.surviving_backends
+    if len(node.problems.items) != before or mode is None or failures is None or semi is None or loss is None \
+            or surviving is None:
         return None
     return PolicySpec(
         failover=FailoverMode(mode),
@@ -217,4 +221,5 @@ def _policy(node: Node) -> PolicySpec | None:
         semi_sync_required=semi,
         relay_log_timeout_seconds=relay,
         accept_data_loss=loss,
+        surviving_backends=surviving,
     )

@@ -98,7 +98,8 @@ class Executor:
             run_id=uuid.uuid4().hex[:12], operation=self.plan.operation.value, from_region=self.plan.from_region,
             to_region=self.plan.to_region, fingerprint=self.plan.fingerprint, started_at=self.ctx.wall(),
             forces=sorted(f.value for f in self.forces), steps=[StepRecord(s.name) for s in self.plan.steps],
-            spec_name=self.plan.spec_name,
+            spec_name=self.plan.spec_name, kept=sorted(self.plan.final_state.kept),
+            fenced=sorted(self.plan.final_state.fenced),
         )
         return journal, False
 
@@ -193,4 +194,5 @@ class Executor:
         epoch = journal.epoch if journal.epoch is not None else (previous.epoch if previous else 0)
         self.store.save_cluster(ClusterRecord(
             primary=state.primary, epoch=epoch, lost=sorted(state.lost), last_run_id=journal.run_id,
+            kept=sorted(state.kept), fenced=sorted(state.fenced),
         ))

@@ -24,6 +24,7 @@ HANDLERS: dict[StepKind, type[Handler]] = {
     StepKind.APPLY_POOLS: designate.ApplyPools,
     StepKind.RESTART_WORKER: designate.RestartWorker,
     StepKind.REWRITE_MASTERS: dns.RewriteMasters,
+    StepKind.FENCE_BACKEND: dns.FenceBackend,
     StepKind.VERIFY_SERIALS: dns.VerifySerials,
     StepKind.VERIFY_WRITE: dns.VerifyWrite,
 }

@@ -144,6 +144,14 @@ class BackendDriver(ABC):
     def create_secondary(self, zones: Sequence[tuple[str, str]], masters: Sequence[Endpoint]) -> list[object]:
         """Create each (name, Designate zone id) as a secondary of ``masters`` and queue its first transfer."""
 
+    @abstractmethod
+    def probe(self) -> None:
+        """One cheap authenticated call: raise unless the server answers and takes the credential."""
+
+    @abstractmethod
+    def remove(self, zones: Sequence[str]) -> list[object]:
+        """Remove each zone (fencing a backend that must stop answering for them); absent is success."""
+
     @staticmethod
     def is_error(result: object) -> bool:
         return isinstance(result, Exception)

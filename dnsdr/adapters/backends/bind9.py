@@ -170,3 +170,17 @@ class Bind9Driver(BackendDriver):
             return self.client.addzone(name, f'{{ type slave; {clause}; file "slave.{canonical(name)}{ids[name]}"; }};')
 
         return list(self.client.map(add, [name for name, _ in zones]))
+
+    def remove(self, zones: Sequence[str]) -> list[object]:
+        def delete(name: str) -> str:
+            try:
+                return self.client.delzone(name, clean=True)
+            except RndcError as exc:
+                if is_not_found(exc):
+                    return "not there"
+                raise
+
+        return list(self.client.map(delete, zones))
+
+    def probe(self) -> None:
+        self.client.status()  # connect() logged in already; a status round trip proves the key

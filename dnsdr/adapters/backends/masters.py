@@ -113,3 +113,28 @@ def create_missing(
             created.append(name)
     return tuple(created), tuple(failed)
 
+
+def remove_zones(backend: BackendSpec, credential: str, zones: Sequence[str], workers: int | None = None,
+                 timeout: float = 30.0) -> tuple[tuple[str, ...], tuple[ZoneOutcome, ...]]:
+    """Remove ``zones`` from ``backend`` so it answers for none of them; returns (removed, failed)."""
+    if not zones:
+        return (), ()
+    try:
+        with driver_for(backend, credential, timeout=timeout, workers=workers) as driver:
+            results = driver.remove(zones)
+    except DnsdrError as exc:
+        return (), tuple(ZoneOutcome(z, ZoneStatus.FAILED, str(exc)) for z in zones)
+    removed = tuple(z for z, r in zip(zones, results, strict=True) if not isinstance(r, Exception))
+    failed = tuple(ZoneOutcome(z, ZoneStatus.FAILED, str(r)) for z, r in zip(zones, results, strict=True)
+                   if isinstance(r, Exception))
+    return removed, failed
+
+
+def control_answers(backend: BackendSpec, credential: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """Whether dnsdr can manage ``backend`` now (its API or rndc answers and takes the credential)."""
+    try:
+        with driver_for(backend, credential, timeout=timeout, workers=1) as driver:
+            driver.probe()
+    except DnsdrError as exc:
+        return False, str(exc)
+    return True, f"{backend.kind.label} control answers at {backend.control}"

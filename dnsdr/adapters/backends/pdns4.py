@@ -7,6 +7,7 @@ differs, and ``POST`` of zones it lacks (created while a region was away).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from dnsdr.adapters.backends.base import (
@@ -101,3 +102,13 @@ class Pdns4Driver(BackendDriver):
             self.client.axfr_retrieve(name)
 
         return list(self.client.map(create, [name for name, _ in zones]))
+
+    def remove(self, zones: Sequence[str]) -> list[object]:
+        def delete(name: str) -> None:
+            with contextlib.suppress(PdnsNotFound):  # already gone: the effect is there
+                self.client.delete_zone(name)
+
+        return list(self.client.map(delete, zones))
+
+    def probe(self) -> None:
+        self.client.server_info()

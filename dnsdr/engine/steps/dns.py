@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dnsdr.adapters.backends.base import MastersReport, ZoneStatus
-from dnsdr.adapters.backends.masters import create_missing, rewrite_masters
+from dnsdr.adapters.backends.masters import create_missing, remove_zones, rewrite_masters
 from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
@@ -13,7 +13,7 @@ from dnsdr.adapters.dns_prober import sweep
 from dnsdr.domain.canary import canary_zone
 from dnsdr.domain.plan import Step
 from dnsdr.domain.pools import masters_for
-from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_from_spec
+from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_of_state
 from dnsdr.domain.spec import Backend
 from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.runtime import Runtime
@@ -39,8 +39,10 @@ def _zones(rt: Runtime) -> list[ExpectedZone]:
     return list(read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id))
 
 
-def _surviving(rt: Runtime) -> list[str]:
-    return [r.name for r in rt.spec.regions if r.name not in rt.plan.final_state.lost and r.backends]
+def serving(rt: Runtime) -> tuple[Target, ...]:
+    """The nameservers that must serve the pool at the end: every surviving region's and the kept ones."""
+    state = rt.plan.final_state
+    return targets_of_state(rt.spec, state.lost, state.kept)
 
 
 def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool,
@@ -99,7 +101,7 @@ class VerifySerials(ActedOnce):
         deadline = self.ctx.clock() + rt.verify_timeout
         zones = _zones(rt)
         minimum = {z.name: z.serial for z in zones}
-        targets = targets_from_spec(rt.spec, _surviving(rt))
+        targets = serving(rt)
         nudged: dict[tuple[str, str], float] = {}
         rounds = 0
         while True:
@@ -170,7 +172,7 @@ class VerifyWrite(ActedOnce):
             raise StepFailed(f"the Designate API in {step.region} refused the canary write: {exc}") from None
         finally:
             api.close()
-        targets = targets_from_spec(rt.spec, _surviving(rt))
+        targets = serving(rt)
         waiting = {t.name for t in targets}
         while waiting:
             for t in targets:
@@ -186,3 +188,27 @@ class VerifyWrite(ActedOnce):
         return f"TXT {record} written via the API and served by {len(targets)} targets after " \
                f"{self.ctx.clock() - started:.2f} s"
 
+
+class FenceBackend(ActedOnce):
+    """A lost region's backend that still answers loses every zone of the pool, so that no client
+    it serves gets the lost region's stale data; proven by asking it for each zone."""
+
+    def check(self, step: Step) -> str | None:
+        if step.name not in self.ctx.acted:
+            return "not done in this run yet"
+        zones = _zones(self.rt)
+        _, backend = _backend(self.rt, step.param("backend"))
+        target = Target(backend.name, step.region, backend.dns.host, backend.dns.port)
+        answering = [p.zone for p in sweep(zones, (target,)).pairs
+                     if p.cls in (PairClass.IN_SYNC, PairClass.BEHIND, PairClass.AHEAD)]
+        return None if not answering else f"still answers for {len(answering)} zones, e.g. {answering[0]}"
+
+    def act(self, step: Step) -> str:
+        zones = [z.name for z in _zones(self.rt)]
+        _, backend = _backend(self.rt, step.param("backend"))
+        removed, failed = remove_zones(backend, _credential(self.rt, backend), zones)
+        if failed:
+            raise StepFailed(f"{backend.name}: {len(failed)} zones could not be removed, e.g. {failed[0].zone}: "
+                             f"{failed[0].detail}")
+        self.ctx.acted.add(step.name)
+        return f"{len(removed)} zones removed from {backend.name}: it answers for none of the pool's zones"

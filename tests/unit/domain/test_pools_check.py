@@ -239,6 +239,8 @@ def _edit(doc: list[Any], edit: tuple[str, tuple[Any, ...], Any]) -> None:
         target = parent[path[-1]]
     except (KeyError, IndexError, TypeError):
         return  # an earlier edit removed or replaced this part
+    if not isinstance(parent, list | dict):
+        return  # replaced by a scalar (a string indexes, but cannot be assigned to)
     if action == "set":
         parent[path[-1]] = value
     elif action == "delete":
