@@ -61,6 +61,9 @@ def databases_ok(lab: Lab, timeout: float = 30.0) -> bool:
                 and p.gtid_current == r.gtid_current:
             return True
         if time.monotonic() > deadline:
+            lab.progress(f"databases not back within {timeout:g} s: {REPLICA} IO {r.io_running}, SQL {r.sql_running}"
+                         f" ({r.last_error or 'no error'}), {PRIMARY} semi-sync {p.semi_sync_master}, GTID "
+                         f"{p.gtid_current} on {PRIMARY}, {r.gtid_current} on {REPLICA}")
             return False
         time.sleep(0.25)
 
