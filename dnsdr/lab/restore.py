@@ -107,7 +107,7 @@ def restore_healthy(lab: Lab) -> None:
     if lab.cgroups.base.exists():
         # first: a controller left running would act on the faults being undone
         for name in region3.stop_all(lab):
-            lab.progress(f"stopped {name}, left running by the previous test")
+            lab.progress(f"stopped {name}: no controller runs in the healthy lab")
     shutil.rmtree(lab.paths.controller_state, ignore_errors=True)
     lab.heal()
     for r in ALL_REGIONS:
