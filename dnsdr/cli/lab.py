@@ -1,4 +1,5 @@
-"""``dnsdr lab``: the local two-region lab (MariaDB, RabbitMQ, Designate, PowerDNS, BIND on loopback)."""
+"""``dnsdr lab``: the local two-region lab (MariaDB, RabbitMQ, Designate, PowerDNS, BIND on loopback),
+with the monitor (and, on request, controllers) in the third region."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import click
 
 from dnsdr.cli.common import echo_json, fail, output_option
 from dnsdr.lab import Lab, LabError
-from dnsdr.lab.layout import DESIGNATE_SERVICES, REGIONS
+from dnsdr.lab.layout import ALL_REGIONS, DESIGNATE_SERVICES, REGIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
-REGION = click.Choice(REGIONS)
+REGION = click.Choice(REGIONS)  # a database region (Designate, MariaDB, backends)
+ANY_REGION = click.Choice(ALL_REGIONS)  # faults apply to the monitor region too
 
 
 def _progress(message: str) -> None:
@@ -51,10 +53,12 @@ def lab(ctx: click.Context, directory: str) -> None:
     """Run the local two-region lab (MariaDB, RabbitMQ, Designate, PowerDNS, BIND) on loopback.
 
     \b
-    r1 on 127.0.1.x (MariaDB primary), r2 on 127.0.2.x (GTID semi-sync replica), r3 reserved for
-    the monitor. .1 = MariaDB :3306, RabbitMQ :5672, designate-api :9001, designate-mdns :5354;
+    r1 on 127.0.1.x (MariaDB primary), r2 on 127.0.2.x (GTID semi-sync replica), r3 on 127.0.3.x
+    (the monitor, :9153; controllers started with `lab controller start`, from :9154).
+    .1 = MariaDB :3306, RabbitMQ :5672, designate-api :9001, designate-mdns :5354;
     .2 = PowerDNS :53 (API :8081); .3 = BIND :53 (rndc :953). The lab writes DIR/designatedr.yaml
-    so that every dnsdr command runs against it with -c.
+    so that every dnsdr command runs against it with -c, and DIR/bin/dnsdr, which runs the dnsdr
+    code that wrote the lab (the lab's processes and the spec's control commands use it).
     """
     ctx.obj = Lab(Path(directory), progress=_progress)
 
@@ -66,7 +70,7 @@ pass_lab = click.make_pass_decorator(Lab)
 @pass_lab
 @handled
 def up(the_lab: Lab) -> None:
-    """Start the lab (idempotent: running components are left alone)."""
+    """Start the lab and the monitor in r3 (idempotent: running components are left alone)."""
     _check_root()
     t0 = time.monotonic()
     the_lab.up()
@@ -77,7 +81,7 @@ def up(the_lab: Lab) -> None:
 @pass_lab
 @handled
 def down(the_lab: Lab) -> None:
-    """Stop every process of the lab and remove its network rules (data is kept)."""
+    """Stop every process of the lab, controllers included, and remove its network rules (data is kept)."""
     _check_root()
     t0 = time.monotonic()
     the_lab.down()
@@ -110,7 +114,7 @@ def status(the_lab: Lab, output: str) -> None:
 
 def _region_command(name: str, method: str, doc: str) -> None:
     @lab.command(name=name, help=doc)
-    @click.argument("region", type=REGION)
+    @click.argument("region", type=ANY_REGION)
     @pass_lab
     @handled
     def command(the_lab: Lab, region: str) -> None:
@@ -122,12 +126,13 @@ def _region_command(name: str, method: str, doc: str) -> None:
 _region_command("kill", "kill", "SIGKILL every process of REGION (a crash).")
 _region_command("stop", "stop", "SIGSTOP every process of REGION (a hang).")
 _region_command("cont", "cont", "SIGCONT every process of REGION.")
-_region_command("start", "start", "Restart REGION's missing processes without re-initialising data.")
+_region_command("start", "start", "Restart REGION's missing processes (controllers in r3 too) without "
+                                   "re-initialising data.")
 
 
 @lab.command()
-@click.argument("a", type=REGION)
-@click.argument("b", type=REGION)
+@click.argument("a", type=ANY_REGION)
+@click.argument("b", type=ANY_REGION)
 @pass_lab
 @handled
 def partition(the_lab: Lab, a: str, b: str) -> None:
@@ -196,3 +201,35 @@ def restore(the_lab: Lab) -> None:
     _check_root()
     the_lab.restore_healthy()
     click.echo("lab healthy")
+
+
+@lab.group()
+def controller() -> None:
+    """Run `dnsdr run` (the controller) in r3, beside the monitor; `lab up` never starts one."""
+
+
+@controller.command("start")
+@click.option("--name", default="controller", show_default=True,
+              help="Its name (and cgroup): several controllers may run at once under different names.")
+@click.option("--listen", metavar="HOST:PORT", help="Where it serves /healthz, /readyz, /status, /metrics "
+              "[default: 127.0.3.1, first free port from 9154].")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Its state directory [default: DIR/state].")
+@pass_lab
+@handled
+def controller_start(the_lab: Lab, name: str, listen: str | None, state_dir: str | None) -> None:
+    """Start a controller on the lab's spec and wait until its first round is done."""
+    _check_root()
+    t0 = time.monotonic()
+    started = the_lab.start_controller(name, listen, Path(state_dir) if state_dir else None)
+    click.echo(f"controller {name} ready at {started.url} (pid {started.pid}) in {time.monotonic() - t0:.1f} s; "
+               f"log: {the_lab.paths.log(started.region, name)}")
+
+
+@controller.command("stop")
+@click.option("--name", default="controller", show_default=True)
+@pass_lab
+@handled
+def controller_stop(the_lab: Lab, name: str) -> None:
+    """Stop a controller (SIGTERM: it finishes its round) and forget it."""
+    _check_root()
+    click.echo(f"r3/{name} stopped" if the_lab.stop_controller(name) else f"no controller named {name}")

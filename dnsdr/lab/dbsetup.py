@@ -10,6 +10,7 @@ from typing import Any
 
 import pymysql
 
+from dnsdr.adapters.probes import MONITOR_USER
 from dnsdr.lab.errors import LabError
 from dnsdr.lab.layout import MYSQL_PORT, Addresses, Paths
 from dnsdr.lab.render import CONNECT_RETRY_S, HEARTBEAT_PERIOD_S, Secrets
@@ -41,6 +42,9 @@ def create_accounts(paths: Paths, region: str, secrets: Secrets) -> None:
         ("CREATE USER IF NOT EXISTS 'designate'@'%%' IDENTIFIED BY %s", (secrets.designate_db,)),
         ("CREATE DATABASE IF NOT EXISTS designate CHARACTER SET utf8mb4", ()),
         ("GRANT ALL PRIVILEGES ON designate.* TO 'designate'@'%%'", ()),
+        # The witness's database probe logs in as this account and quits at once (adapters/probes.py):
+        # no password, no privilege, so a refused login never counts toward max_connect_errors.
+        (f"CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'%%'", ()),
     ]
     with root(paths, region) as cur:
         for sql, args in statements:

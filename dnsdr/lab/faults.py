@@ -3,9 +3,10 @@
 Trap: on loopback the kernel gives every outgoing connection to 127.0.x.y the source address
 127.0.0.1, whatever process opens it; a rule on source ranges matches nothing (r2's replica IO
 thread reaches 127.0.1.1 *from* 127.0.0.1). So the lab tags each connection when it is created:
-the output hook sets the conntrack mark to the region of the socket's cgroup (1 for r1, 2 for r2).
-A connection then belongs to two regions: the client's (its mark) and the server's (its original
-destination address, since every lab server listens on its region's range). ``partition A B``
+the output hook sets the conntrack mark to the region of the socket's cgroup (1 for r1, 2 for r2,
+3 for r3, the monitor region). A connection then belongs to two regions: the client's (its mark)
+and the server's (its original destination address, since every lab server listens on its
+region's range). ``partition A B``
 drops, in the input hook, every packet of a connection that joins A and B, in both directions, so
 established connections go silent too (like a real cut) and the sender gets no error.
 """
@@ -81,8 +82,18 @@ def install(cgroups: dict[str, str], level: int) -> None:
 
 
 def ensure(cgroups: dict[str, str], level: int) -> None:
+    """Install the table if missing, or reinstall it (partitions kept) when it tags fewer regions than
+    ``cgroups`` (a table from a lab version without r3): an untagged region could not be cut."""
     if not table_exists():
         install(cgroups, level)
+        return
+    listing = _nft(["list", "table", FAMILY, TABLE])
+    if all(f'"{path}"' in listing for path in cgroups.values()):
+        return
+    cuts = parse_partitions(listing)
+    install(cgroups, level)
+    for a, b in sorted(cuts):
+        partition(a, b)
 
 
 def partition(a: str, b: str) -> None:

@@ -8,7 +8,6 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,25 @@ from dnsdr.adapters.secrets import resolve
 from dnsdr.domain.pools import WorldState, render_pools_yaml
 from dnsdr.domain.spec import DesignateDR
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
-from dnsdr.lab import components, dbsetup, faults, proc
+from dnsdr.lab import components, dbsetup, faults, proc, region3
 from dnsdr.lab.components import Component, bin_dir, run_tool, write_private
 from dnsdr.lab.errors import LabError
 from dnsdr.lab.layout import (
+    ALL_REGIONS,
     API_PORT,
     DESIGNATE_SERVICES,
     KINDS,
+    MONITOR_REGION,
     MYSQL_PORT,
     PRIMARY,
     REGIONS,
     Addresses,
     Paths,
+    check_any_region,
     check_region,
     check_service,
 )
+from dnsdr.lab.region3 import Spawned
 from dnsdr.lab.render import Secrets
 from dnsdr.lab.spec_doc import SECRET_FILES, designatedr
 
@@ -115,7 +118,8 @@ class Lab:
     def running(self, region: str, kind: str) -> bool:
         return bool(self.cgroups.pids(region, kind))
 
-    def _start(self, c: Component) -> None:
+    def start_component(self, c: Component) -> None:
+        """Start ``c`` in its cgroup unless something runs there already; wait until it is ready."""
         name = f"{c.region}/{c.kind}"
         if self.running(c.region, c.kind):
             return
@@ -135,16 +139,8 @@ class Lab:
             raise LabError(name, why, proc.log_tail(log))
         self.progress(f"{name} ready in {time.monotonic() - started:.1f} s")
 
-    def _parallel(self, tasks: Iterable[Callable[[], None]]) -> None:
-        tasks = list(tasks)
-        if not tasks:
-            return
-        with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
-            futures = [pool.submit(t) for t in tasks]
-            errors = [f.exception() for f in futures]
-        for err in errors:
-            if err is not None:
-                raise err
+    def parallel(self, tasks: Iterable[Callable[[], object]]) -> None:
+        proc.parallel(tasks)
 
     def _infra(self, region: str, kind: str, secrets: Secrets) -> Component:
         if kind == "mariadb":
@@ -161,19 +157,21 @@ class Lab:
         )
 
     def _start_infra(self, region: str, kind: str, secrets: Secrets) -> None:
-        self._start(self._infra(region, kind, secrets))
+        self.start_component(self._infra(region, kind, secrets))
 
     def _start_designate(self, region: str, service: str) -> None:
-        self._start(self._designate(region, service))
+        self.start_component(self._designate(region, service))
 
     def _prepare(self, regions: Iterable[str]) -> Secrets:
         secrets = self.secrets()
         for r in REGIONS:
             for kind in KINDS:
                 self.cgroups.ensure(r, kind)
-        faults.ensure({r: self.cgroups.nft_path(r) for r in REGIONS}, self.cgroups.nft_level())
-        bins = bin_dir()
-        write_private(self.spec_path, yaml.safe_dump(designatedr(self.paths, bins), sort_keys=False))
+        # nftables resolves a cgroup path to its inode when a rule is loaded: r3's must exist first
+        self.cgroups.ensure(MONITOR_REGION, region3.MONITOR)
+        self._ensure_table()
+        region3.write_launcher(self.paths)
+        write_private(self.spec_path, yaml.safe_dump(designatedr(self.paths, bin_dir()), sort_keys=False))
         for r in regions:
             host, port = self.db_target(r)
             components.designate_files(self.paths, r, secrets, host, port)
@@ -192,29 +190,46 @@ class Lab:
         self.root.mkdir(parents=True, exist_ok=True)
         secrets = self._prepare(REGIONS)
         self._start_regions(REGIONS, secrets)
+        if not self._state().get("canary"):
+            self.ensure_canary()
+        self.start_component(region3.monitor_component(self.paths))
+
+    def ensure_canary(self) -> None:
+        """The canary zone exists, ACTIVE and served by every target: the witness probes it."""
+        from dnsdr.lab.zones import ensure_canary
+
+        ensure_canary(self)
+        state = self._state()
+        state["canary"] = True
+        self._save_state(state)
 
     def start(self, region: str) -> None:
-        """Restart a killed or stopped region's processes, without re-initialising data."""
-        check_region(region)
+        """Restart a killed or stopped region's processes, without re-initialising data; in any region,
+        also the processes started there on request (see :meth:`spawn`)."""
+        check_any_region(region)
         self.cont(region)
         if not self._state().get("initialised"):
             self.up()
             return
-        self._start_regions((region,), self._prepare((region,)))
-
+        if region == MONITOR_REGION:
+            self._prepare(())
+            self.start_component(region3.monitor_component(self.paths))
+        else:
+            self._start_regions((region,), self._prepare((region,)))
+        region3.restart(self, region)
     def _start_regions(self, regions: tuple[str, ...], secrets: Secrets) -> None:
-        self._parallel(partial(self._start_infra, r, k, secrets) for r in regions for k in INFRA)
+        self.parallel(partial(self._start_infra, r, k, secrets) for r in regions for k in INFRA)
         state = self._state()
         if not state.get("initialised"):
             self._initialise(secrets)
         else:
             self._open_primary()
-        self._parallel(partial(self._start_designate, r, "central") for r in regions)
+        self.parallel(partial(self._start_designate, r, "central") for r in regions)
         state = self._state()
         if not state.get("pools_applied"):
             self._apply_pools()
         rest = [s for s in DESIGNATE_SERVICES if s != "central"]
-        self._parallel(partial(self._start_designate, r, s) for r in regions for s in rest)
+        self.parallel(partial(self._start_designate, r, s) for r in regions for s in rest)
 
     def _open_primary(self) -> None:
         """Servers start read-only; open a region only when the other one replicates from it.
@@ -265,19 +280,25 @@ class Lab:
 
     # --- stopping ------------------------------------------------------------------------------
 
-    def _stop(self, region: str, kind: str) -> None:
+    def stop_component(self, region: str, kind: str) -> None:
         main = proc.read_pid(self.paths.pidfile(region, kind))
         proc.terminate(lambda: self.cgroups.pids(region, kind), main)
 
     def down(self) -> None:
         """Stop every process of the lab (by PID, children waited for); remove its nft table and cgroups."""
         if self.cgroups.base.exists():
-            for r in REGIONS:
+            for r in ALL_REGIONS:
                 proc.send(self._region_pids(r), signal.SIGCONT)
+            # watchers first: a controller left running would act on regions going down
+            region3.stop_all(self)
+            self.stop_component(MONITOR_REGION, region3.MONITOR)
             designate = [f"designate-{s}" for s in DESIGNATE_SERVICES]
-            self._parallel(partial(self._stop, r, k) for r in REGIONS for k in designate)
-            self._parallel(partial(self._stop, r, k) for r in REGIONS for k in INFRA)
-            left = [p for r in REGIONS for p in self._region_pids(r)]
+            self.parallel(partial(self.stop_component, r, k) for r in REGIONS for k in designate)
+            self.parallel(partial(self.stop_component, r, k) for r in REGIONS for k in INFRA)
+            # anything else in a region's cgroup (a process spawned and never recorded)
+            self.parallel(partial(self.stop_component, r, d.name) for r in ALL_REGIONS
+                          for d in self.cgroups.region(r).glob("*/") if self.cgroups.pids(r, d.name))
+            left = [p for r in ALL_REGIONS for p in self._region_pids(r)]
             if left:
                 raise LabError("lab", f"processes still running after down: {left}")
             self.cgroups.remove()
@@ -299,6 +320,7 @@ class Lab:
     def listeners(self) -> list[tuple[str, int]]:
         """Lab endpoints something listens on (TCP), whoever owns them."""
         wanted = {e for r in REGIONS for k in KINDS for e in Addresses(r).listeners(k)}
+        wanted |= set(Addresses(MONITOR_REGION).listeners(region3.MONITOR))
         return sorted(wanted & proc.tcp_listeners())
 
     def service(self, action: str, region: str, service: str) -> None:
@@ -306,12 +328,12 @@ class Lab:
         check_region(region)
         services = check_service(service)
         if action in ("stop", "restart"):
-            self._parallel(partial(self._stop, region, f"designate-{s}") for s in services)
+            self.parallel(partial(self.stop_component, region, f"designate-{s}") for s in services)
         if action in ("start", "restart"):
             secrets = self.secrets()
             host, port = self.db_target(region)
             components.designate_files(self.paths, region, secrets, host, port)
-            self._parallel(partial(self._start_designate, region, s) for s in services)
+            self.parallel(partial(self._start_designate, region, s) for s in services)
 
     def repoint(self, region: str, db_host: str, db_port: int) -> None:
         """Point a region's Designate at another database and restart its services."""
@@ -322,13 +344,13 @@ class Lab:
         running = [s for s in DESIGNATE_SERVICES if self.running(region, f"designate-{s}")]
         self.service("stop", region, "all")
         components.designate_files(self.paths, region, self.secrets(), db_host, db_port)
-        self._parallel(partial(self._start_designate, region, s)
+        self.parallel(partial(self._start_designate, region, s)
                        for s in DESIGNATE_SERVICES if s in running or not running)
 
     # --- faults --------------------------------------------------------------------------------
 
     def _region_pids(self, region: str) -> list[int]:
-        return self.cgroups.pids(check_region(region))
+        return self.cgroups.pids(check_any_region(region))
 
     def kill(self, region: str) -> None:
         """SIGKILL every process of the region (a crash)."""
@@ -355,10 +377,14 @@ class Lab:
     def cont(self, region: str) -> None:
         proc.send(self._region_pids(region), signal.SIGCONT)
 
+    def _ensure_table(self) -> None:
+        faults.ensure({r: self.cgroups.nft_path(r) for r in ALL_REGIONS}, self.cgroups.nft_level())
+
     def partition(self, a: str, b: str) -> None:
-        check_region(a)
-        check_region(b)
-        faults.ensure({r: self.cgroups.nft_path(r) for r in REGIONS}, self.cgroups.nft_level())
+        """Cut every connection between two regions (any pair of r1, r2, r3)."""
+        check_any_region(a)
+        check_any_region(b)
+        self._ensure_table()
         faults.partition(a, b)
 
     def heal(self) -> None:
@@ -370,9 +396,31 @@ class Lab:
     # --- state -----------------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
-        from dnsdr.lab.status import component_status
+        """Every component of r1 and r2, then r3's monitor and whatever was spawned on request."""
+        from dnsdr.lab.status import component_status, spawned_status
 
-        return [component_status(self, r, k) for r in REGIONS for k in KINDS]
+        rows = [component_status(self, r, k) for r in REGIONS for k in KINDS]
+        rows.append(component_status(self, MONITOR_REGION, region3.MONITOR))
+        return rows + [spawned_status(self, s) for s in region3.spawned(self)]
+
+    # --- processes on request (controllers) -------------------------------------------------------
+
+    def spawn(self, region: str, name: str, argv: list[str], url: str | None = None,
+              ready: str = "/readyz") -> Spawned:
+        """Run ``argv`` in ``region``'s cgroup ``name`` (so faults of the region hit it), ready when
+        GET url+ready answers 200; ``start REGION`` restarts it after a kill, ``down`` stops it."""
+        return region3.spawn(self, region, name, argv, url, ready)
+
+    def stop_spawned(self, region: str, name: str) -> bool:
+        return region3.stop(self, region, name)
+
+    def start_controller(self, name: str = region3.CONTROLLER, listen: str | None = None,
+                         state_dir: Path | None = None, extra: tuple[str, ...] = ()) -> Spawned:
+        """``dnsdr run`` on the lab's spec in r3 (default: 127.0.3.1:9154, state in <root>/state)."""
+        return region3.start_controller(self, name, listen, state_dir, extra)
+
+    def stop_controller(self, name: str = region3.CONTROLLER) -> bool:
+        return region3.stop(self, MONITOR_REGION, name)
 
     def create_zones(self, n: int, prefix: str | None = None, regions: tuple[str, ...] = ("r1",),
                      timeout: float | None = None, via: str = "import") -> list[str]:

@@ -1,9 +1,10 @@
 """The lab's fixed address plan and directory layout (pure: no I/O).
 
-Per region N (r1 -> 1, r2 -> 2; r3 is reserved for the monitor):
+Per database region N (r1 -> 1, r2 -> 2):
 ``127.0.N.1`` MariaDB :3306, RabbitMQ :5672 (distribution :25672+N, epmd :4369+N, also on
 127.0.0.1), designate-api :9001, designate-mdns :5354; ``127.0.N.2`` PowerDNS DNS :53 and HTTP
 API :8081; ``127.0.N.3`` BIND DNS :53 and rndc :953.
+The monitor region r3 holds no database: ``127.0.3.1`` the monitor :9153 and controllers from :9154.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REGIONS = ("r1", "r2")
+REGIONS = ("r1", "r2")  # the database regions (Designate, MariaDB, backends)
 MONITOR_REGION = "r3"
+ALL_REGIONS = (*REGIONS, MONITOR_REGION)  # every region with a cgroup: faults apply to each
 PRIMARY = "r1"
 POOL_ID = "794ccc2c-d751-44fe-b57f-8894c9f5c842"
 
@@ -28,6 +30,7 @@ DNS_PORT = 53
 PDNS_API_PORT = 8081
 RNDC_PORT = 953
 MONITOR_PORT = 9153
+CONTROLLER_PORT = 9154  # the first controller's; more controllers take the next free ports
 
 # Designate services, in start order (central first: casts sent before it consumes are lost).
 DESIGNATE_SERVICES = ("central", "mdns", "worker", "producer", "api")
@@ -43,14 +46,20 @@ class LayoutError(ValueError):
 
 
 def region_index(region: str) -> int:
-    if region not in (*REGIONS, MONITOR_REGION):
-        raise LayoutError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
-    return int(region[1:])
+    return int(check_any_region(region)[1:])
 
 
 def check_region(region: str) -> str:
+    """A database region (one with Designate): r1 or r2."""
     if region not in REGIONS:
         raise LayoutError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+    return region
+
+
+def check_any_region(region: str) -> str:
+    """Any region of the lab, the monitor region included (faults, kill, start)."""
+    if region not in ALL_REGIONS:
+        raise LayoutError(f"unknown region {region!r} (known: {', '.join(ALL_REGIONS)})")
     return region
 
 
@@ -110,6 +119,7 @@ class Addresses:
             "designate-mdns": (self.core, MDNS_PORT),
             "pdns": (self.pdns, DNS_PORT),
             "bind": (self.bind, DNS_PORT),
+            "monitor": (self.core, MONITOR_PORT),
         }
         if kind not in table:
             raise LayoutError(f"unknown component kind {kind!r}")
@@ -124,6 +134,7 @@ class Addresses:
             "designate-mdns": ((self.core, MDNS_PORT),),
             "pdns": ((self.pdns, DNS_PORT), (self.pdns, PDNS_API_PORT)),
             "bind": ((self.bind, DNS_PORT), (self.bind, RNDC_PORT)),
+            "monitor": ((self.core, MONITOR_PORT),),
         }
         return table.get(kind, ())
 
@@ -137,6 +148,16 @@ class Paths:
     @property
     def spec(self) -> Path:
         return self.root / "designatedr.yaml"
+
+    @property
+    def dnsdr(self) -> Path:
+        """The lab's own ``dnsdr`` launcher: the code that wrote the lab, for every process it starts."""
+        return self.root / "bin" / "dnsdr"
+
+    @property
+    def controller_state(self) -> Path:
+        """The controllers' default state directory (lease, epoch, journals)."""
+        return self.root / "state"
 
     @property
     def secrets(self) -> Path:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dnsdr.lab.errors import LabError
@@ -120,6 +121,8 @@ def _root_of(pids: list[int], region: str) -> Path | None:
             marker = f"/{region}/"
             if path.startswith("/") and marker in path:
                 return Path(path[: path.index(marker)])
+            if path.startswith("/") and path.endswith("/designatedr.yaml"):  # r3's monitor and controllers
+                return Path(path).parent
     return None
 
 
@@ -262,6 +265,19 @@ def log_tail(log: Path, lines: int = 15) -> str:
     except OSError as exc:
         return f"(no log: {os.strerror(exc.errno or errno.ENOENT)})"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def parallel(tasks: Iterable[Callable[[], object]]) -> None:
+    """Run ``tasks`` at once, wait for all, then raise the first error (none is left running)."""
+    tasks = list(tasks)
+    if not tasks:
+        return
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        futures = [pool.submit(t) for t in tasks]
+        errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
 
 
 def wait_until(

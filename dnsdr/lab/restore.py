@@ -2,19 +2,22 @@
 
 Healthy: no partition, nothing frozen, every component running, r1 the writable primary and r2 a
 read-only GTID replica of it (both threads running, semi-sync ON, same GTID position), both regions'
-Designate on r1's database, and the pool as at start (four targets, each mastered by its own
-region's mdns). Faults that only stop or cut things are undone in place; anything else (roles
-reversed, databases diverged, pools rewritten) is rebuilt from nothing, which is simple and sure.
+Designate on r1's database, the pool as at start (four targets, each mastered by its own region's
+mdns), the canary zone served by every target, and the monitor in r3 saying so; no controller runs
+and none has memory (pause, cool-down) from an earlier test. Faults that only stop or cut things
+are undone in place; anything else (roles reversed, databases diverged, pools rewritten) is rebuilt
+from nothing, which is simple and sure.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TYPE_CHECKING
 
-from dnsdr.lab import dbsetup
+from dnsdr.lab import dbsetup, region3
 from dnsdr.lab.errors import LabError
-from dnsdr.lab.layout import MDNS_PORT, MYSQL_PORT, POOL_ID, PRIMARY, REGIONS, Addresses
+from dnsdr.lab.layout import ALL_REGIONS, MDNS_PORT, MYSQL_PORT, POOL_ID, PRIMARY, REGIONS, Addresses
 
 if TYPE_CHECKING:
     from dnsdr.lab.lab import Lab
@@ -58,6 +61,9 @@ def databases_ok(lab: Lab, timeout: float = 30.0) -> bool:
                 and p.gtid_current == r.gtid_current:
             return True
         if time.monotonic() > deadline:
+            lab.progress(f"databases not back within {timeout:g} s: {REPLICA} IO {r.io_running}, SQL {r.sql_running}"
+                         f" ({r.last_error or 'no error'}), {PRIMARY} semi-sync {p.semi_sync_master}, GTID "
+                         f"{p.gtid_current} on {PRIMARY}, {r.gtid_current} on {REPLICA}")
             return False
         time.sleep(0.25)
 
@@ -85,10 +91,26 @@ def designate_ok(lab: Lab) -> bool:
     return all(lab.db_target(r) == (Addresses(PRIMARY).core, MYSQL_PORT) for r in REGIONS)
 
 
+def watched_ok(lab: Lab) -> bool:
+    """The canary served everywhere and the monitor's verdict healthy (a restarted region needs both)."""
+    try:
+        lab.ensure_canary()
+        region3.wait_monitor_healthy(lab)
+    except LabError as exc:
+        lab.progress(f"{exc.component}: {exc.message}")
+        return False
+    return True
+
+
 def restore_healthy(lab: Lab) -> None:
     t0 = time.monotonic()
+    if lab.cgroups.base.exists():
+        # first: a controller left running would act on the faults being undone
+        for name in region3.stop_all(lab):
+            lab.progress(f"stopped {name}: no controller runs in the healthy lab")
+    shutil.rmtree(lab.paths.controller_state, ignore_errors=True)
     lab.heal()
-    for r in REGIONS:
+    for r in ALL_REGIONS:
         lab.cont(r)
     if lab.spec_path.exists():
         try:
@@ -97,11 +119,12 @@ def restore_healthy(lab: Lab) -> None:
             lab.progress(f"restart failed ({exc.component}: {exc.message}); rebuilding")
     if lab.spec_path.exists():
         repair_roles(lab)
-    healthy = designate_ok(lab) and pool_ok(lab) and databases_ok(lab)
+    healthy = designate_ok(lab) and pool_ok(lab) and databases_ok(lab) and watched_ok(lab)
     if not healthy:
         lab.progress("lab state differs from the initial one: rebuilding from nothing")
         lab.destroy()
         lab.up()
         if not (databases_ok(lab, timeout=60) and pool_ok(lab)):
             raise LabError("lab", "not healthy even after a rebuild")
+        region3.wait_monitor_healthy(lab)
     lab.progress(f"lab healthy in {time.monotonic() - t0:.1f} s")

@@ -1,4 +1,10 @@
-"""The DesignateDR document describing a lab (pure): every dnsdr command runs against it with -c."""
+"""The DesignateDR document describing a lab (pure): every dnsdr command runs against it with -c.
+
+Control commands call the lab's launcher (``<root>/bin/dnsdr``, see region3.py), so a controller or
+``dnsdr promote`` drives the lab with the code that wrote it. The policy is automatic with short
+intervals so that a controller, when a test starts one, fails over within seconds; nothing acts
+while no controller runs.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ def _file(path: Path) -> dict[str, str]:
 
 def _region(paths: Paths, bin_dir: Path, region: str) -> dict[str, Any]:
     a = Addresses(region)
-    lab = f"{bin_dir / 'dnsdr'} lab --dir {paths.root}"
+    lab = f"{paths.dnsdr} lab --dir {paths.root}"
     return {
         "name": region,
         "database": {
@@ -104,8 +110,8 @@ def designatedr(paths: Paths, bin_dir: Path, name: str = "lab") -> dict[str, Any
             },
             "monitor": {"region": MONITOR_REGION},
             "policy": {
-                "failover": "manual",
-                "probeIntervalSeconds": 2,
+                "failover": "automatic",
+                "probeIntervalSeconds": 1,
                 "consecutiveFailures": 3,
                 "maxLagSeconds": 5,
                 "cooldownSeconds": 3600,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from dnsdr.lab.layout import Addresses
 
 if TYPE_CHECKING:
     from dnsdr.lab.lab import Lab
+    from dnsdr.lab.region3 import Spawned
 
 
 def rss_kib(pid: int) -> int:
@@ -22,9 +24,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def component_status(lab: Lab, region: str, kind: str) -> dict[str, Any]:
+def spawned_status(lab: Lab, spawned: Spawned) -> dict[str, Any]:
+    """A process started on request, listed like a component (its endpoint from its URL)."""
+    url = urllib.parse.urlsplit(spawned.url) if spawned.url else None
+    endpoint = (url.hostname or "", url.port) if url else (Addresses(spawned.region).core, None)
+    return component_status(lab, spawned.region, spawned.name, endpoint)
+
+
+def component_status(lab: Lab, region: str, kind: str,
+                     endpoint: tuple[str, int | None] | None = None) -> dict[str, Any]:
     """``state``: running, stopped (SIGSTOP), down (no process), or not-listening (process up, port closed)."""
-    host, port = Addresses(region).main_endpoint(kind)
+    host, port = endpoint or Addresses(region).main_endpoint(kind)
     pids = lab.cgroups.pids(region, kind) if lab.cgroups.base.exists() else []
     main = proc.read_pid(lab.paths.pidfile(region, kind))
     if not pids:

@@ -14,14 +14,19 @@ import dns.query
 import dns.rdatatype
 
 from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.domain.canary import canary_zone
 from dnsdr.lab.errors import LabError
-from dnsdr.lab.layout import DNS_PORT, REGIONS, Addresses
+from dnsdr.lab.layout import DNS_PORT, PRIMARY, REGIONS, Addresses
 
 if TYPE_CHECKING:
     from dnsdr.lab.lab import Lab
 
 EMAIL = "hostmaster@example.org"
 THREADS = 16
+# The project and e-mail dnsdr's failover write check uses for the canary zone (engine/steps/dns.py):
+# the zone must be found there, not re-created in another project (zone names are unique).
+CANARY_PROJECT = "dnsdr"
+CANARY_EMAIL = "hostmaster@dnsdr.test"
 
 
 def zone_names(n: int, prefix: str) -> list[str]:
@@ -165,3 +170,27 @@ def wait_served(lab: Lab, api: DesignateApi, names: list[str], deadline: float, 
 def _served(expected: dict[str, int], endpoint: tuple[str, int]) -> set[str]:
     host, port = endpoint
     return {name for name, serial in expected.items() if soa_serial(name, host, port) == serial}
+
+
+def ensure_canary(lab: Lab, timeout: float = 120.0) -> str:
+    """Create the spec's canary zone through r1's API if it is missing; wait until every target
+    serves it with its Designate serial (the witness asks each nameserver and mdns for its SOA)."""
+    name = canary_zone(lab.spec())
+    api = lab.api(PRIMARY, project_id=CANARY_PROJECT)
+    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    try:
+        if api.find_zone(name) is None:
+            try:
+                api.create_zone(name, CANARY_EMAIL, ttl=60)
+            except DesignateApiError as exc:
+                if exc.status != 409:  # 409: an earlier attempt created it
+                    raise LabError("zones", f"cannot create the canary zone {name}: {exc}") from None
+            lab.progress(f"canary zone {name} created")
+        wait_served(lab, api, [name], deadline, name_filter=name)
+    except DesignateApiError as exc:
+        raise LabError("zones", f"the canary zone {name}: {exc}") from None
+    finally:
+        api.close()
+    lab.progress(f"canary zone {name} served by every target after {time.monotonic() - t0:.1f} s")
+    return name

@@ -17,7 +17,7 @@ from dnsdr.adapters.secrets import resolve
 from dnsdr.adapters.service_control import CommandController
 from dnsdr.domain.spec import Endpoint
 from dnsdr.lab import Lab, dbsetup
-from dnsdr.lab.layout import KINDS, REGIONS, Addresses
+from dnsdr.lab.layout import ALL_REGIONS, KINDS, REGIONS, Addresses
 from dnsdr.lab.proc import port_open, tcp_listeners
 from dnsdr.lab.zones import soa_serial
 from tests.support.waiting import eventually
@@ -45,12 +45,12 @@ def db_serial(lab: Lab, zone_name: str) -> int:
 
 def test_status_lists_every_component_running(healthy_lab: Lab) -> None:
     rows = healthy_lab.status()
-    assert {(r["region"], r["kind"]) for r in rows} == {(r, k) for r in REGIONS for k in KINDS}
+    assert {(r["region"], r["kind"]) for r in rows} == {(r, k) for r in REGIONS for k in KINDS} | {("r3", "monitor")}
     for row in rows:
         assert row["state"] == "running", row
         assert isinstance(row["pid"], int)
         assert row["host"].startswith(f"127.0.{row['region'][1]}.")
-    out = subprocess.run([_dnsdr(), "lab", "--dir", str(healthy_lab.root), "status", "-o", "json"],
+    out = subprocess.run([str(healthy_lab.paths.dnsdr), "lab", "--dir", str(healthy_lab.root), "status", "-o", "json"],
                          capture_output=True, text=True, check=True).stdout
     assert len(json.loads(out)) == len(rows)
 
@@ -199,11 +199,13 @@ def test_restore_healthy_unfences_r1(healthy_lab: Lab) -> None:
 
 def test_down_leaves_no_process_and_no_listener(lab: Lab) -> None:
     lab.up()
-    pids = [p for r in REGIONS for p in lab.cgroups.pids(r)]
-    assert pids
+    lab.start_controller()
+    pids = [p for r in ALL_REGIONS for p in lab.cgroups.pids(r)]
+    assert len(lab.cgroups.pids("r3")) == 2  # the monitor and the controller
     lab.down()
+    assert [r["kind"] for r in lab.status() if r["region"] == "r3"] == ["monitor"]  # down forgets it: `up` starts none
     assert not any(_alive(p) for p in pids)
-    lab_hosts = {Addresses(r).core for r in REGIONS} | {Addresses(r).pdns for r in REGIONS} | {
+    lab_hosts = {Addresses(r).core for r in ALL_REGIONS} | {Addresses(r).pdns for r in REGIONS} | {
         Addresses(r).bind for r in REGIONS}
     assert not {e for e in tcp_listeners() if e[0] in lab_hosts}
     ss = subprocess.run(["ss", "-Htlnup"], capture_output=True, text=True, check=True).stdout
@@ -217,8 +219,3 @@ def _alive(pid: int) -> bool:
 
     return alive(pid)
 
-
-def _dnsdr() -> str:
-    from dnsdr.lab.components import bin_dir
-
-    return str(bin_dir() / "dnsdr")

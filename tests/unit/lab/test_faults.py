@@ -30,3 +30,15 @@ def test_partitions_are_read_back_from_nft_output() -> None:
 }"""
     assert parse_partitions(listing) == {("r1", "r2")}
     assert parse_partitions("table inet dnsdr_lab {\n}") == set()
+
+
+def test_the_monitor_region_is_tagged_and_can_be_cut_from_either_database_region() -> None:
+    cgroups = {r: f"dnsdr-lab-x/{r}" for r in ("r1", "r2", "r3")}
+    assert 'level 2 "dnsdr-lab-x/r3" ct mark set 3' in render_table(cgroups, 2)
+    assert partition_rules("r1", "r3") == [
+        "ct mark 1 ct original ip daddr 127.0.3.0/24 drop",
+        "ct mark 3 ct original ip daddr 127.0.1.0/24 drop",
+    ]
+    listing = "\n".join(f"ct mark 0x0000000{rule[8]} {rule[10:]}" for rule in
+                        partition_rules("r1", "r3") + partition_rules("r3", "r2"))
+    assert parse_partitions(listing) == {("r1", "r3"), ("r2", "r3")}

@@ -30,14 +30,28 @@ def test_document_is_a_valid_designatedr() -> None:
     assert r1.database.password.file == "/srv/lab/secrets/dnsdr-db-password"
 
 
+def test_policy_lets_a_controller_fail_over_within_seconds() -> None:
+    p = spec().policy
+    assert p.failover.value == "automatic"
+    assert (p.probe_interval_seconds, p.consecutive_failures, p.cooldown_seconds, p.max_lag_seconds) == (1, 3, 3600, 5)
+    assert p.semi_sync_required
+
+
+def test_monitor_region_serves_the_witness_and_has_no_database() -> None:
+    r3 = spec().region("r3")
+    assert r3.database is None and r3.designate is None
+    assert r3.monitor is not None and (r3.monitor.host, r3.monitor.port) == ("127.0.3.1", 9153)
+
+
 def test_control_commands_call_this_lab_with_an_absolute_dir() -> None:
     designate = spec().region("r2").designate
     assert designate is not None
     assert designate.control.driver == "command"
+    # the lab's launcher, so the code that wrote the lab runs them (not the venv's installed dnsdr)
     stop = designate.control.command("stop")
-    assert stop == "/opt/venv/bin/dnsdr lab --dir /srv/lab service stop {region} {service}"
+    assert stop == "/srv/lab/bin/dnsdr lab --dir /srv/lab service stop {region} {service}"
     repoint = designate.control.command("repoint")
-    assert repoint == "/opt/venv/bin/dnsdr lab --dir /srv/lab repoint {region} --db-host {db_host} --db-port {db_port}"
+    assert repoint == "/srv/lab/bin/dnsdr lab --dir /srv/lab repoint {region} --db-host {db_host} --db-port {db_port}"
     assert designate.manage_command == (
         "/opt/venv/bin/designate-manage", "--config-file", "/srv/lab/r2/designate/designate.conf")
 
