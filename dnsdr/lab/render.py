@@ -76,6 +76,9 @@ rpl_semi_sync_slave_enabled = 1
 rpl_semi_sync_master_timeout = {SEMI_SYNC_TIMEOUT_MS}
 rpl_semi_sync_master_wait_point = AFTER_SYNC
 slave_net_timeout = {SLAVE_NET_TIMEOUT_S}
+# A binlog dump thread stuck writing to a silently cut replica blocks its reconnection until this ends
+# (60 s by default): after a partition heals the replica would wait that long.
+net_write_timeout = 10
 innodb_buffer_pool_size = 64M
 innodb_log_file_size = 32M
 innodb_flush_log_at_trx_commit = 2
