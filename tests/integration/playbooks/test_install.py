@@ -141,6 +141,9 @@ def test_install_upgrade_rollback(wheels: tuple[Path, Path], play_tmp: Path) -> 
     assert ok(playbook(*upgrade, tmp=play_tmp)).changed == 0
 
     rollback = ("rollback.yml", inventory, *common)
+    upgraded = tree(root)
+    check = ok(playbook(*rollback, "--check", tmp=play_tmp))
+    assert check.changed > 0 and tree(root) == upgraded  # --check changed nothing
     ok(playbook(*rollback, tmp=play_tmp))
     assert os.readlink(root / "opt/dnsdr/current") == "0.1.0"
     assert version_of(root) == "dnsdr, version 0.1.0"
