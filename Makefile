@@ -21,6 +21,8 @@ lint: setup
 	$(BIN)/ruff check dnsdr tests
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/check-module-size.py
+	cd playbooks && ../$(BIN)/ansible-lint
+	for p in playbooks/[a-hj-z]*.yml playbooks/install.yml; do $(BIN)/ansible-playbook --syntax-check -i playbooks/inventory.example.yml $$p >/dev/null || exit 1; done
 
 typecheck: setup
 	$(BIN)/mypy --strict dnsdr
