@@ -263,6 +263,12 @@ class DesignateApi:
     def get_zone(self, zone_id: str) -> Zone:
         return self._call(Zone.from_json, "zone", "GET", f"/v2/zones/{zone_id}")
 
+    def repush_zone(self, zone_id: str) -> Zone:
+        """Make Designate push the zone again: a PATCH of its own TTL bumps the serial and re-runs the
+        worker's update on every target (the nudge for a zone left PENDING or ERROR)."""
+        zone = self.get_zone(zone_id)
+        return self._call(Zone.from_json, "zone", "PATCH", f"/v2/zones/{zone_id}", {"ttl": zone.ttl})
+
     def list_zones(self, **filters: str) -> list[Zone]:
         return [self._typed(Zone.from_json, z, "zone", "GET /v2/zones") for z in self._pages("/v2/zones", "zones",
                                                                                            filters)]

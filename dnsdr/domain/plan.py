@@ -39,6 +39,7 @@ class StepKind(StrEnum):
     FENCE_BACKEND = "fence-backend"        # a lost region's backend that still answers stops serving the pool
     VERIFY_SERIALS = "verify-serials"      # every live zone on every surviving target
     VERIFY_WRITE = "verify-write"          # a write through the API reaches every surviving target
+    VERIFY_CLEAN = "verify-clean"          # every zone ACTIVE in Designate and served at the DB serial
 
 
 @dataclass(frozen=True)
@@ -159,9 +160,19 @@ def _designate_tail(
         target=f"designate-api in {state.primary}",
         changes="creates a TXT recordset in a dnsdr canary zone and waits until every target serves it",
     )
+    clean = Step(
+        name="verify-clean", kind=StepKind.VERIFY_CLEAN, region=state.primary,
+        target="Designate in " + state.primary + " and targets " + ", ".join(live_targets),
+        changes="nothing (re-pushes zones left PENDING or ERROR, retransfers copies behind); ends when every zone "
+                "is ACTIVE and served by every target at the database's serial",
+    )
+    return [*_ordered(pools, data_plane, canary, pools_first, bool(state.kept)), clean]
+
+
+def _ordered(pools: list[Step], data_plane: list[Step], canary: Step, pools_first: bool, kept: bool) -> list[Step]:
     if pools_first:
         return [*pools, *data_plane, canary]
-    if state.kept:
+    if kept:
         # Designate's bind9 driver re-sets a zone's masters from the stored pool on every update: until
         # the new pool is stored, the canary's own update would point a kept BIND back at the lost mdns.
         return [*data_plane, *pools, canary]

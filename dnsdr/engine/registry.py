@@ -9,7 +9,7 @@ from dnsdr.engine.context import RunContext
 from dnsdr.engine.errors import EngineError
 from dnsdr.engine.executor import StepHandler
 from dnsdr.engine.runtime import Runtime
-from dnsdr.engine.steps import database, designate, dns
+from dnsdr.engine.steps import clean, database, designate, dns
 from dnsdr.engine.steps.base import Handler
 
 HANDLERS: dict[StepKind, type[Handler]] = {
@@ -27,6 +27,7 @@ HANDLERS: dict[StepKind, type[Handler]] = {
     StepKind.FENCE_BACKEND: dns.FenceBackend,
     StepKind.VERIFY_SERIALS: dns.VerifySerials,
     StepKind.VERIFY_WRITE: dns.VerifyWrite,
+    StepKind.VERIFY_CLEAN: clean.VerifyClean,
 }
 
 

@@ -73,24 +73,30 @@ class ApplyPools(ActedOnce):
         if problems:
             raise StepFailed("rendered pools are invalid: " + "; ".join(problems))
         secrets = [rt.secret(b.credential) for r in rt.spec.regions for b in r.backends]
-        # `pool update` re-pushes every zone of the pool through central, one RPC per zone.
+        # Stored without touching every zone where designate-manage allows it (see
+        # dnsdr.adapters.designate_manage.WITHOUT_ZONES); the full update costs one central RPC per zone.
         timeout = 300.0 + 0.5 * len(zone_names(rt))
         manage = self._manage(region)
+        if region.designate.control.driver != "kubernetes":
+            manage = partial(manage, touch_zones=False)
         try:
             manage(text, secrets, dry_run=True)
+            stored: ManageResult | None = None
             # Workers cache the pool and a restart drops the casts in flight (zones then sit PENDING
             # until Designate's recovery, minutes later): stop them now, so the re-pushes queue in
             # RabbitMQ, and start them (restart-worker steps) once the new pool is stored.
             for name in self._worker_regions():
                 rt.controller(name).stop(["worker"])
-            manage(text, secrets, dry_run=False, timeout=timeout)
+            stored = manage(text, secrets, dry_run=False, timeout=timeout)
         except DesignateManageError as exc:
             raise StepFailed(str(exc)) from None
         except ServiceControlError as exc:
             raise StepFailed(f"could not stop designate-worker before the pool update: {exc}") from None
         self.ctx.acted.add(step.name)
         targets = sum(len(r.backends) for r in rt.spec.regions if r.name not in state.lost)
-        return f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets); dry run passed first"
+        how = "every zone re-pushed" if stored is None or stored.zones_touched else "zones left alone"
+        return (f"pool {rt.spec.pool.name} updated ({state.describe()}, {targets} targets; {how}); "
+                "dry run passed first")
 
 
 class RestartWorker(ActedOnce):

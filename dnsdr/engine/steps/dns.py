@@ -53,6 +53,23 @@ def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool
                            retrieve_changed=not dry_run, dry_run=dry_run)
 
 
+def nudge_transfers(rt: Runtime, now: float, pairs: Sequence[PairResult], targets: Sequence[Target],
+                    nudged: dict[tuple[str, str], float]) -> None:
+    """Force a transfer of zones that are behind or ahead, at most every NUDGE_EVERY seconds per copy."""
+    backend_of = {t.name: b.name for t in targets for r in rt.spec.regions if r.name == t.region
+                  for b in r.backends if (b.dns.host, b.dns.port) == (t.host, t.port)}
+    by_backend: dict[str, list[str]] = {}
+    for p in pairs:
+        if p.cls not in (PairClass.BEHIND, PairClass.AHEAD) or p.target not in backend_of:
+            continue
+        if now - nudged.get((p.zone, p.target), -NUDGE_EVERY) < NUDGE_EVERY:
+            continue
+        nudged[(p.zone, p.target)] = now
+        by_backend.setdefault(backend_of[p.target], []).append(p.zone)
+    for backend, zones in by_backend.items():
+        _rewrite(rt, backend, zones, dry_run=False, retrieve=zones)
+
+
 class RewriteMasters(ActedOnce):
     """The rewrite reads every zone's masters and changes only those that differ, so it is its own check.
 
@@ -118,7 +135,7 @@ class VerifySerials(ActedOnce):
             if self.ctx.clock() > deadline:
                 raise StepFailed(f"{len(laggards)} zone copies did not converge within {rt.verify_timeout:g} s: "
                                  + "; ".join(laggards[:5]))
-            self._nudge(report.pairs, targets, nudged)
+            nudge_transfers(rt, self.ctx.clock(), report.pairs, targets, nudged)
             self.ctx.sleep(0.5)
 
     def _report_ahead(self, targets: Sequence[Target]) -> None:
@@ -128,23 +145,6 @@ class VerifySerials(ActedOnce):
         if ahead:
             self.ctx.add_risk(f"{len(ahead)} zone copies are ahead of the database (writes lost with the old primary, "
                          f"or clock skew), e.g. {ahead[0].zone} on {ahead[0].target}")
-
-    def _nudge(self, pairs: Sequence[PairResult], targets: Sequence[Target],
-               nudged: dict[tuple[str, str], float]) -> None:
-        """Force a transfer of zones that are behind or ahead, at most every NUDGE_EVERY seconds."""
-        now = self.ctx.clock()
-        backend_of = {t.name: b.name for t in targets for r in self.rt.spec.regions if r.name == t.region
-                      for b in r.backends if (b.dns.host, b.dns.port) == (t.host, t.port)}
-        by_backend: dict[str, list[str]] = {}
-        for p in pairs:
-            if p.cls not in (PairClass.BEHIND, PairClass.AHEAD) or p.target not in backend_of:
-                continue
-            if now - nudged.get((p.zone, p.target), -NUDGE_EVERY) < NUDGE_EVERY:
-                continue
-            nudged[(p.zone, p.target)] = now
-            by_backend.setdefault(backend_of[p.target], []).append(p.zone)
-        for backend, zones in by_backend.items():
-            _rewrite(self.rt, backend, zones, dry_run=False, retrieve=zones)
 
 
 class VerifyWrite(ActedOnce):

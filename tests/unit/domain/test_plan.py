@@ -27,7 +27,7 @@ def test_failover_order_follows_the_design(spec: DesignateDR) -> None:
     expected = [StepKind.ASSESS, StepKind.FENCE_DATABASE, StepKind.STOP_DESIGNATE, StepKind.CATCH_UP,
                 StepKind.PROMOTE, StepKind.BUMP_EPOCH, StepKind.REPOINT_DESIGNATE, StepKind.REWRITE_MASTERS,
                 StepKind.REWRITE_MASTERS, StepKind.VERIFY_SERIALS, StepKind.VERIFY_WRITE, StepKind.APPLY_POOLS,
-                StepKind.RESTART_WORKER]
+                StepKind.RESTART_WORKER, StepKind.VERIFY_CLEAN]
     assert order == expected
     assert plan.final_state.primary == "r2" and plan.final_state.lost == frozenset({"r1"})
     # Nothing after the fence touches the lost region.
@@ -53,7 +53,7 @@ def test_rejoin_fences_before_replicating(spec: DesignateDR) -> None:
     assert order.index("fence-database") < order.index("replicate-r1") < order.index("repoint-designate-r1")
     # The returning targets lack zones created meanwhile: the pool (and the worker) come before the proof.
     assert order.index("apply-pools") < order.index("rewrite-masters-r1-pdns") < order.index("verify-serials")
-    assert order[-1] == "verify-write"
+    assert order[-2:] == ["verify-write", "verify-clean"]
     assert plan.final_state.lost == frozenset()
 
 

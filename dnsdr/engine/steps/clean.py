@@ -1,0 +1,75 @@
+"""The operation's last proof: Designate clean, not only DNS served.
+
+"DNS served and writes work" comes earlier (verify-serials, verify-write); an operator who then
+looks at Designate must not find a broken pool: every live zone ACTIVE, and every target the pool
+now has serving each zone at the database's *current* serial (read again each round, since writes
+go on). Copies behind are retransferred; zones left PENDING or ERROR past a grace period are
+re-pushed through Designate's API (a PATCH of their own TTL makes the worker update every target
+again), at most once per period each, and named if they do not settle in time.
+"""
+
+from __future__ import annotations
+
+from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.adapters.dns_prober import sweep
+from dnsdr.domain.plan import Step
+from dnsdr.engine.errors import StepFailed
+from dnsdr.engine.steps.base import ActedOnce
+from dnsdr.engine.steps.dns import _zones, nudge_transfers, serving
+
+GRACE = 20.0  # seconds a zone may stay PENDING before a re-push (the worker's own poll settles most sooner)
+REPUSH_EVERY = 30.0
+
+
+class VerifyClean(ActedOnce):
+    def act(self, step: Step) -> str:
+        rt, ctx = self.rt, self.ctx
+        targets = serving(rt)
+        started = ctx.clock()
+        zones = _zones(rt)
+        deadline = started + max(rt.verify_timeout, 0.05 * len(zones))
+        nudged: dict[tuple[str, str], float] = {}
+        pushed: dict[str, float] = {}
+        first_seen: dict[str, float] = {}
+        rounds = repushed = 0
+        while True:
+            rounds += 1
+            zones = _zones(rt) if rounds > 1 else zones
+            report = sweep(zones, targets)
+            laggards = report.laggards({z.name: z.serial for z in zones})
+            unsettled = [z for z in zones if z.status != "ACTIVE"]
+            now = ctx.clock()
+            if not laggards and not unsettled:
+                ctx.acted.add(step.name)
+                return (f"Designate clean after {now - started:.1f} s: {len(zones)} zones ACTIVE, served by "
+                        f"{len(targets)} targets at the database's serial ({repushed} re-pushed, round {rounds})")
+            if now > deadline:
+                names = ", ".join(f"{z.name} {z.status}/{z.action}" for z in unsettled[:5])
+                raise StepFailed(f"Designate not clean after {now - started:.0f} s: {len(unsettled)} zones not ACTIVE"
+                                 + (f" ({names})" if names else "") + f"; {len(laggards)} copies behind"
+                                 + (f", e.g. {laggards[0]}" if laggards else ""))
+            nudge_transfers(rt, now, report.pairs, targets, nudged)
+            for z in unsettled:
+                first_seen.setdefault(z.id, now)
+            due = [z for z in unsettled if now - first_seen[z.id] >= GRACE
+                   and now - pushed.get(z.id, -REPUSH_EVERY) >= REPUSH_EVERY]
+            if due:
+                repushed += self._repush(step, [z.id for z in due], now, pushed)
+            ctx.sleep(1.0)
+
+    def _repush(self, step: Step, zone_ids: list[str], now: float, pushed: dict[str, float]) -> int:
+        region = self.rt.region(step.region)
+        assert region.designate is not None
+        api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", all_projects=True)
+        done = 0
+        try:
+            for zone_id in zone_ids:
+                pushed[zone_id] = now
+                try:
+                    api.repush_zone(zone_id)
+                    done += 1
+                except DesignateApiError as exc:
+                    self.ctx.add_risk(f"zone {zone_id} could not be re-pushed through the API: {exc}")
+        finally:
+            api.close()
+        return done
