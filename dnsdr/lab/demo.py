@@ -1,25 +1,34 @@
-"""`make demo`: a region failover, end to end, on the local two-region lab.
+"""`make demo`: a region lost and recovered by itself, end to end, on the local lab.
 
 1. pools.yml for the example spec, healthy and with r1 lost (pure rendering);
-2. the lab up (MariaDB, RabbitMQ, Designate, PowerDNS, BIND per region) with a few zones;
-3. region r1 crashes (SIGKILL of every process); `dnsdr promote --dry-run`, then the failover;
-4. zone serials on r2's targets, then r1 restarted and rejoined as a replica of r2;
-5. the lab taken down (set DNSDR_DEMO_KEEP=1 to keep it).
+2. the lab up: two Designate regions (MariaDB, RabbitMQ, the Designate services, PowerDNS, BIND)
+   with zones, and the monitor in the third region; then the controller (`dnsdr run`) started
+   beside it, with automatic failover on;
+3. region r1 crashes (SIGKILL of every process): the monitor and the controller see it, every
+   vantage point agrees for three rounds, and the controller fails over to r2 by itself; its
+   timeline from `dnsdr history`;
+4. verification: zone serials on every target, Designate clean;
+5. r1 restarted and rejoined as a replica of r2 (by hand, as an operator would), status;
+6. the lab taken down (set DNSDR_DEMO_KEEP=1 to keep it).
 Each step runs the real `dnsdr` command line, so what scrolls by is what an operator sees.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "manifests" / "examples" / "designatedr.yaml"
 LAB = ROOT / ".lab"
 DNSDR = str(Path(sys.executable).parent / "dnsdr")
+CONTROLLER = "http://127.0.3.1:9154"
 
 
 def banner(text: str) -> None:
@@ -35,6 +44,35 @@ def run(*args: str, check: bool = True) -> int:
     return code
 
 
+def status() -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(CONTROLLER + "/status", timeout=5) as resp:
+            doc = json.loads(resp.read())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def watch(what: str, done: Any, timeout: float = 600.0) -> None:
+    """Print each new decision of the controller until ``done(status)``."""
+    started, last = time.monotonic(), ""
+    while True:
+        doc = status()
+        decision = doc.get("decision") or {}
+        line = f"{decision.get('verdict', '?')}: {(decision.get('reasons') or [''])[0]}"
+        if doc.get("outcome"):
+            line += f" -> {doc['outcome']}"
+        if line != last:
+            print(f"  [{time.monotonic() - started:5.1f} s] controller: {line}", flush=True)
+            last = line
+        if done(doc):
+            return
+        if time.monotonic() - started > timeout:
+            print(f"demo: timed out waiting for {what}", file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.25)
+
+
 def main() -> int:
     banner("pools.yml for the example: healthy (r1 primary)")
     run("pools", "render", "-c", str(EXAMPLE))
@@ -47,29 +85,30 @@ def main() -> int:
     spec = str(LAB / "designatedr.yaml")
     state = str(LAB / "state" / f"demo-{int(time.time())}")
     lab = ("lab", "--dir", str(LAB))
-    banner("the two-region lab: up, healthy, with zones")
+    banner("the lab: two Designate regions with zones, the monitor in r3")
     run(*lab, "up")
     run(*lab, "restore")  # a previous demo may have left r2 primary: back to r1 primary, r2 replica
     run(*lab, "zones", "20")
-    run("status", "-c", spec)
+    run("status", "-c", spec, "--state-dir", state)
     try:
-        banner("region r1 crashes")
+        banner("the controller in r3: automatic failover, 1 s rounds, 3 rounds of agreement")
+        run(*lab, "controller", "start", "--state-dir", state, "--listen", CONTROLLER.removeprefix("http://"))
+        watch("a healthy verdict", lambda d: (d.get("decision") or {}).get("verdict") == "healthy")
+        banner("region r1 crashes; the controller decides and fails over by itself")
         run(*lab, "kill", "r1")
-        run("status", "-c", spec, "--state-dir", state, "--no-serials")
-        banner("what a failover would do (dry run: changes nothing)")
-        run("promote", "-c", spec, "--state-dir", state, "--region", "r2", "--dry-run")  # allowed: exit 0
-        banner("failover to r2")
-        run("promote", "-c", spec, "--state-dir", state, "--region", "r2", "--yes")
-        banner("every zone on r2's targets")
-        run("serials", "-c", spec, "--region", "r2", check=False)
+        watch("the automatic failover", lambda d: "succeeded" in str(d.get("outcome", "")))
+        run("history", "-c", spec, "--state-dir", state)
+        banner("verification: every zone on r2's targets (r1's are down), Designate clean")
+        run("serials", "-c", spec, "--state-dir", state, "--region", "r2")
         banner("r1 comes back and rejoins as a replica of r2")
         run(*lab, "start", "r1", check=False)
         run("rejoin", "-c", spec, "--state-dir", state, "--region", "r1", "--yes")
         run("status", "-c", spec, "--state-dir", state)
-        run("history", "-c", spec, "--state-dir", state, "--no-steps")
+        run("serials", "-c", spec, "--state-dir", state)
     finally:
         if not os.environ.get("DNSDR_DEMO_KEEP"):
             banner("lab down")
+            run(*lab, "controller", "stop", check=False)
             run(*lab, "down", check=False)
     return 0
 
