@@ -227,10 +227,15 @@ def switchover(config: str | None, secrets_dir: str | None, state_dir: str | Non
 @click.command(cls=Command)
 @_common
 @click.option("--region", required=True, metavar="REGION", help="The returning region.")
+@FORCE_OPTION
 def rejoin(config: str | None, secrets_dir: str | None, state_dir: str | None, dry_run: bool, yes: bool,
-           output: str, region: str) -> None:
+           output: str, region: str, force: tuple[str, ...]) -> None:
     """Bring a region back after a failover: as a replica of the primary, with its targets restored.
 
-    Refuses (and lists them) when the returning database holds transactions the primary never had.
+    Refuses when the returning database holds transactions the primary never had, listing them and
+    the zones and recordsets they created, changed or deleted (see `dnsdr divergence`, which can
+    replay them). --force discard-divergence rebuilds its database from the primary instead,
+    discarding them.
     """
-    _run(config, secrets_dir, state_dir, OperationRequest(Operation.REJOIN, region), dry_run, yes, output)
+    request = OperationRequest(Operation.REJOIN, region, forces=frozenset(Force(v) for v in force))
+    _run(config, secrets_dir, state_dir, request, dry_run, yes, output)
