@@ -402,13 +402,17 @@ def _only_new(nz: ZoneRow, o_side: _Side, n_side: _Side, judge: _Judge, zone_cha
     return 0
 
 
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def summary(d: Divergence) -> Sequence[str]:
     """A few lines for a report header."""
     if not d.errant:
         return [f"{d.returning} holds no transaction {d.primary} lacks: nothing was lost."]
     head = (f"{d.returning} holds transactions {d.primary} lacks: {', '.join(d.errant)}"
             + (f" (they wrote {', '.join(d.tables)})" if d.tables else ""))
-    count = (f"{len(d.changes)} Designate changes on {d.returning} never reached {d.primary}"
+    count = (f"{counted(len(d.changes), 'Designate change')} on {d.returning} never reached {d.primary}"
              if d.changes else f"no Designate change on {d.returning} is missing on {d.primary}")
-    return [head, f"{count}; {d.primary_changes} differences are {d.primary}'s own changes since the split "
+    return [head, f"{count}; not losses: {counted(d.primary_changes, 'change')} {d.primary} made since the split "
                   f"(attributed by {d.method})"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dnsdr.domain.divergence import Divergence
+from dnsdr.domain.divergence import Divergence, counted
 
 
 class Force(StrEnum):
@@ -157,7 +157,7 @@ def rejoin_gates(returning: DatabaseView, primary: DatabaseView, forces: frozens
         listing = "\n      ".join(divergence.lines())
         found.append(Refusal(
             "designate-divergence",
-            f"{r}'s Designate database holds {len(divergence.changes)} changes {p} never received:\n      "
+            f"{r}'s Designate database holds {counted(len(divergence.changes), 'change')} {p} never received:\n      "
             f"{listing}\n    replay them through {p}'s API with `dnsdr divergence --region {r} --replay --yes`, "
             "or discard them",
             Force.DISCARD_DIVERGENCE,

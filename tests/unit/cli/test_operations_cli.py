@@ -157,4 +157,4 @@ def test_a_rejoin_over_a_divergence_lists_it_and_the_force_adds_the_rebuild(
                                       "--force", "discard-divergence"])
     assert forced.exit_code == 0, forced.output
     assert "rebuild-r1" in forced.output and "divergent writes are DISCARDED" in forced.output
-    assert "forced past: r1's Designate database holds 1 changes r2 never received" in forced.output
+    assert "forced past: r1's Designate database holds 1 change r2 never received" in forced.output

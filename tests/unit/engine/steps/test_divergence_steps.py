@@ -63,7 +63,7 @@ def test_a_failed_comparison_refuses_and_the_force_records_what_it_overrode(
                           rebuilder=FakeRebuilder(LOST))
     ctx = clock.context()
     run_step(Assess(forced, ctx), forced.plan.step("assess"))
-    assert any(r.startswith("forced past: r1's Designate database holds 1 changes") for r in ctx.risks)
+    assert any(r.startswith("forced past: r1's Designate database holds 1 change") for r in ctx.risks)
 
 
 def test_the_rebuild_discards_the_divergence_once(spec: DesignateDR, diverged: FakeCluster,
