@@ -134,7 +134,9 @@ def _designate_tail(
     new serial, and designate-producer works through them oldest first, 100 every 5 s: a canary
     written after it would wait behind all of them (about 50 s for 1,000 zones) although writes
     are served long before. A rejoining region's targets miss the zones created while it was
-    away: the pool comes first there, and the canary last.
+    away: the pool comes first there, and the canary last. A failover that keeps a lost region's
+    backends applies the pool before the canary too (Designate's bind9 driver would otherwise
+    point a kept BIND back at the lost mdns on the canary's update).
     """
     live_targets = [b.name for r in surviving for b in r.backends]
     live_targets += [b.name for r in spec.regions if r.name in state.lost for b in r.backends if b.name in state.kept]
@@ -158,7 +160,13 @@ def _designate_tail(
         target=f"designate-api in {state.primary}",
         changes="creates a TXT recordset in a dnsdr canary zone and waits until every target serves it",
     )
-    return [*pools, *data_plane, canary] if pools_first else [*data_plane, canary, *pools]
+    if pools_first:
+        return [*pools, *data_plane, canary]
+    if state.kept:
+        # Designate's bind9 driver re-sets a zone's masters from the stored pool on every update: until
+        # the new pool is stored, the canary's own update would point a kept BIND back at the lost mdns.
+        return [*data_plane, *pools, canary]
+    return [*data_plane, canary, *pools]
 
 
 def _repoint_steps(regions: list[RegionSpec], new_primary: RegionSpec) -> list[Step]:

@@ -8,6 +8,7 @@ differs, and ``POST`` of zones it lacks (created while a region was away).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 
 from dnsdr.adapters.backends.base import (
@@ -18,7 +19,7 @@ from dnsdr.adapters.backends.base import (
     parse_hostport,
     wanted_masters,
 )
-from dnsdr.adapters.pdns_api import PdnsClient, PdnsError, PdnsNotFound, PdnsZone
+from dnsdr.adapters.pdns_api import PdnsAuthError, PdnsClient, PdnsError, PdnsNotFound, PdnsUnreachable, PdnsZone
 from dnsdr.adapters.shown import brief
 from dnsdr.domain.spec import BackendKind, BackendSpec, Endpoint, SecretLookup, SecretRef
 
@@ -104,11 +105,30 @@ class Pdns4Driver(BackendDriver):
         return list(self.client.map(create, [name for name, _ in zones]))
 
     def remove(self, zones: Sequence[str]) -> list[object]:
-        def delete(name: str) -> None:
-            with contextlib.suppress(PdnsNotFound):  # already gone: the effect is there
-                self.client.delete_zone(name)
+        """One zone at a time, each retried on a server error: a zone delete rewrites several tables,
+        and PowerDNS on sqlite answers 500 ("database is locked") to deletes that overlap."""
 
-        return list(self.client.map(delete, zones))
+        def delete(name: str) -> None:
+            for attempt in range(4):
+                try:
+                    with contextlib.suppress(PdnsNotFound):  # already gone: the effect is there
+                        self.client.delete_zone(name)
+                    return
+                except PdnsError as exc:
+                    if exc.status < 500 or attempt == 3:
+                        raise
+                    time.sleep(0.1 * 2**attempt)
+
+        results: list[object] = []
+        for name in zones:
+            try:
+                delete(name)
+                results.append(None)
+            except (PdnsAuthError, PdnsUnreachable):
+                raise  # the whole server: every other zone would fail the same way
+            except PdnsError as exc:
+                results.append(exc)
+        return results
 
     def probe(self) -> None:
         self.client.server_info()

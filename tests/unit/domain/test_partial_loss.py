@@ -67,3 +67,10 @@ def test_the_plan_rewrites_kept_backends_and_fences_the_others(spec: DesignateDR
 def test_the_serving_targets_of_a_state(spec: DesignateDR) -> None:
     names = {t.name for t in targets_of_state(spec, {"r1"}, {"r1-bind"})}
     assert names == {"r2-pdns", "r2-bind", "r1-bind"}
+
+
+def test_with_kept_backends_the_pool_is_applied_before_the_canary(spec: DesignateDR) -> None:
+    names = [s.name for s in failover_plan(spec, "r1", "r2", kept=frozenset({"r1-bind"})).steps]
+    assert names.index("verify-serials") < names.index("apply-pools") < names.index("verify-write")
+    whole = [s.name for s in failover_plan(spec, "r1", "r2").steps]
+    assert whole.index("verify-write") < whole.index("apply-pools")  # unchanged: the write is proven first
