@@ -288,6 +288,14 @@ class DesignateApi:
             body["ttl"] = ttl
         return self._call(RecordSet.from_json, "recordset", "POST", f"/v2/zones/{zone_id}/recordsets", body)
 
+    def update_recordset(self, zone_id: str, recordset_id: str, records: list[str], ttl: int | None) -> RecordSet:
+        """Replace the records and TTL (None: the zone's default) of a recordset."""
+        return self._call(RecordSet.from_json, "recordset", "PUT", f"/v2/zones/{zone_id}/recordsets/{recordset_id}",
+                          {"records": records, "ttl": ttl})
+
+    def delete_recordset(self, zone_id: str, recordset_id: str) -> RecordSet:
+        return self._call(RecordSet.from_json, "recordset", "DELETE", f"/v2/zones/{zone_id}/recordsets/{recordset_id}")
+
     def get_recordset(self, zone_id: str, recordset_id: str) -> RecordSet:
         return self._call(RecordSet.from_json, "recordset", "GET", f"/v2/zones/{zone_id}/recordsets/{recordset_id}")
 

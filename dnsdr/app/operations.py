@@ -110,7 +110,8 @@ def plan_for(spec: DesignateDR, request: OperationRequest, store: StateStore, re
         return failover_plan(spec, old, request.region, kept, fenced), assessment
     if request.operation is Operation.SWITCHOVER:
         return switchover_plan(spec, current_primary(spec, store), request.region), None
-    return rejoin_plan(spec, request.region, current_primary(spec, store)), None
+    return rejoin_plan(spec, request.region, current_primary(spec, store),
+                       discard=Force.DISCARD_DIVERGENCE in request.forces), None
 
 
 def prepare(spec: DesignateDR, request: OperationRequest, store: StateStore, resolver: SecretLookup,

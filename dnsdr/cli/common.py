@@ -35,7 +35,7 @@ Exit codes:
   0  ok
   1  invalid input, or could not run (nothing changed)
   2  usage error
-  3  drift found (serials)
+  3  drift found (serials), or changes the primary lacks remain (divergence)
   4  refused by a safety gate: nothing changed (also a dry run that would be refused)
   5  failed part-way: run the same command again to resume"""
 

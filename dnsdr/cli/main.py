@@ -7,6 +7,7 @@ import click
 from dnsdr.cli import logs
 from dnsdr.cli.common import EXIT_CODES_HELP, Group
 from dnsdr.cli.control import ack_command, pause_command, resume_command, run_command
+from dnsdr.cli.divergence import divergence_command
 from dnsdr.cli.history import history_command, journal
 from dnsdr.cli.lab import lab
 from dnsdr.cli.monitor import monitor
@@ -35,8 +36,8 @@ def cli(verbose: int, debug: bool, log_format: str) -> None:
     logs.configure(verbose, debug, log_format)
 
 
-for command in (status, serials, pools, spec, promote, switchover, rejoin, history_command, journal, run_command,
-                pause_command, resume_command, ack_command, monitor, lab):
+for command in (status, serials, pools, spec, promote, switchover, rejoin, divergence_command, history_command, journal,
+                run_command, pause_command, resume_command, ack_command, monitor, lab):
     cli.add_command(command)
 
 

@@ -104,6 +104,12 @@ def _report(journal: Journal, risks: list[str], output: str) -> None:
         click.echo(f"  risk: {risk}")
 
 
+def _divergence(prepared: Prepared) -> dict[str, Any] | None:
+    """A rejoin's comparison of the returning region's Designate data with the primary's, when one was made."""
+    found = prepared.runtime.last_divergence
+    return found.to_dict() if found is not None else None
+
+
 def _dry_run(prepared: Prepared, output: str) -> None:
     report = prepared.preflight()
     preview = prepared.preview() if report.ok else None
@@ -113,7 +119,7 @@ def _dry_run(prepared: Prepared, output: str) -> None:
         echo_json({"plan": [{"name": s.name, "target": s.target, "changes": s.changes} for s in prepared.plan.steps],
                    "preflight": {"ok": report.ok, "problems": list(report.problems), "checked": list(report.checked)},
                    "verdict": preview.to_dict() if preview else None, "allowed": allowed,
-                   "assessment": assessment.to_dict() if assessment else None})
+                   "assessment": assessment.to_dict() if assessment else None, "divergence": _divergence(prepared)})
     else:
         _print_plan(prepared.plan)
         if assessment is not None:
@@ -162,7 +168,8 @@ def _run(config: str | None, secrets_dir: str | None, state_dir: str | None, req
             result = execute(prepared, _progress(output), checked=report)
         except Refused as exc:
             if output == "json":
-                echo_json({"outcome": "refused", "refusals": [r.render() for r in exc.verdict.refusals]})
+                echo_json({"outcome": "refused", "refusals": [r.render() for r in exc.verdict.refusals],
+                           "divergence": _divergence(prepared)})
             else:
                 click.echo("\nRefused; nothing more was changed:", err=True)
                 for refusal in exc.verdict.refusals:
@@ -227,10 +234,15 @@ def switchover(config: str | None, secrets_dir: str | None, state_dir: str | Non
 @click.command(cls=Command)
 @_common
 @click.option("--region", required=True, metavar="REGION", help="The returning region.")
+@FORCE_OPTION
 def rejoin(config: str | None, secrets_dir: str | None, state_dir: str | None, dry_run: bool, yes: bool,
-           output: str, region: str) -> None:
+           output: str, region: str, force: tuple[str, ...]) -> None:
     """Bring a region back after a failover: as a replica of the primary, with its targets restored.
 
-    Refuses (and lists them) when the returning database holds transactions the primary never had.
+    Refuses when the returning database holds transactions the primary never had, listing them and
+    the zones and recordsets they created, changed or deleted (see `dnsdr divergence`, which can
+    replay them). --force discard-divergence rebuilds its database from the primary instead,
+    discarding them.
     """
-    _run(config, secrets_dir, state_dir, OperationRequest(Operation.REJOIN, region), dry_run, yes, output)
+    request = OperationRequest(Operation.REJOIN, region, forces=frozenset(Force(v) for v in force))
+    _run(config, secrets_dir, state_dir, request, dry_run, yes, output)

@@ -32,6 +32,7 @@ class StepKind(StrEnum):
     PROMOTE = "promote"                    # detach and make writable
     BUMP_EPOCH = "bump-epoch"              # record the new epoch on the new primary
     REPLICATE_FROM = "replicate-from"      # make a database a replica of the new primary
+    REBUILD_DATABASE = "rebuild-database"  # a diverged returning database becomes a copy of the primary
     REPOINT_DESIGNATE = "repoint-designate"  # point a region's Designate at the new primary, restart
     APPLY_POOLS = "apply-pools"            # render, dry-run and apply with designate-manage
     RESTART_WORKER = "restart-worker"      # designate-worker caches pools; make it reload them
@@ -249,8 +250,12 @@ def switchover_plan(spec: DesignateDR, old: str, new: str) -> Plan:
     return Plan(Operation.SWITCHOVER, spec.name, old, new, state, tuple(steps))
 
 
-def rejoin_plan(spec: DesignateDR, returning: str, primary: str) -> Plan:
-    """Bring ``returning`` back as a replica of ``primary`` and restore its targets."""
+def rejoin_plan(spec: DesignateDR, returning: str, primary: str, discard: bool = False) -> Plan:
+    """Bring ``returning`` back as a replica of ``primary`` and restore its targets.
+
+    ``discard`` (``--force discard-divergence``) adds the rebuild of its database from the primary,
+    the only way a database holding writes the primary lacks can replicate from it again.
+    """
     if returning == primary:
         raise PlanError(f"{returning} is the primary; nothing to rejoin")
     back, prim = _db_region(spec, returning, "returning"), _db_region(spec, primary, "primary")
@@ -262,6 +267,14 @@ def rejoin_plan(spec: DesignateDR, returning: str, primary: str) -> Plan:
              "read_only=1, kill client sessions (it must not take writes while it catches up)"),
         Step(f"stop-designate-{returning}", StepKind.STOP_DESIGNATE, returning,
              f"Designate services in {returning}", "stop until its database has caught up"),
+    ]
+    if discard:
+        steps.append(Step(
+            f"rebuild-{returning}", StepKind.REBUILD_DATABASE, returning, _db(back),
+            f"only if it holds transactions {primary} lacks: every database but the system ones replaced by a "
+            f"consistent copy of {primary}'s, binlog reset; its divergent writes are DISCARDED",
+            params=(("source", primary),)))
+    steps += [
         Step(f"replicate-{returning}", StepKind.REPLICATE_FROM, returning, _db(back),
              f"become a GTID replica of {primary} (semi-sync, read_only)", params=(("source", primary),)),
         Step(f"repoint-designate-{returning}", StepKind.REPOINT_DESIGNATE, returning,

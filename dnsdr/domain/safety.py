@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from dnsdr.domain.divergence import Divergence, counted
+
 
 class Force(StrEnum):
     ERRANT = "errant-transactions"     # promote a candidate that holds transactions its source never had
     RELAY_TIMEOUT = "relay-log-timeout"  # promote before the relay log was fully applied
     OLD_PRIMARY_ALIVE = "old-primary-alive"  # the candidate still hears from an old primary we cannot reach
+    # rejoin a region holding writes the primary lacks: rebuild it from the primary, discarding them
+    DISCARD_DIVERGENCE = "discard-divergence"
 
 
 @dataclass(frozen=True)
@@ -122,18 +126,43 @@ def switchover_gates(old: DatabaseView, candidate: DatabaseView, max_lag: float)
     return _decide(found, frozenset(), [])
 
 
-def rejoin_gates(returning: DatabaseView, primary: DatabaseView) -> Verdict:
+def rejoin_gates(returning: DatabaseView, primary: DatabaseView, forces: frozenset[Force] = frozenset(),
+                 divergence: Divergence | None = None, unknown: str = "") -> Verdict:
+    """A region may rejoin only when it holds nothing the primary lacks, or that is knowingly discarded.
+
+    ``divergence`` is what its errant transactions mean in DNS terms (None when it holds none, or when
+    the comparison failed: ``unknown`` says why). Both refusals point at ``dnsdr divergence``, which
+    shows and replays the changes; ``--force discard-divergence`` makes the rejoin rebuild the region's
+    database from the primary, which is the only way it can replicate again.
+    """
     found: list[Refusal] = []
+    r, p = returning.region, primary.region
     if not returning.reachable:
-        found.append(Refusal("unreachable", f"{returning.region} is unreachable ({returning.error or 'no answer'})"))
+        found.append(Refusal("unreachable", f"{r} is unreachable ({returning.error or 'no answer'})"))
     if not primary.reachable:
-        found.append(Refusal("primary-unreachable", f"primary {primary.region} is unreachable"))
+        found.append(Refusal("primary-unreachable", f"primary {p} is unreachable"))
     elif not primary.writable or primary.is_replica:
-        found.append(Refusal("primary-not-primary", f"{primary.region} is not a writable primary"))
+        found.append(Refusal("primary-not-primary", f"{p} is not a writable primary"))
     if returning.errant:
+        meaning = (f"; in DNS terms they change nothing {p} lacks (see `dnsdr divergence --region {r}`)"
+                   if divergence is not None and not divergence.lost else
+                   f"; review them with `dnsdr divergence --region {r}`")
         found.append(Refusal(
             "diverged",
-            f"{returning.region} holds transactions {primary.region} never had: {', '.join(returning.errant)}; "
-            "they were never replicated (lost writes): inspect, then rebuild it from the primary",
+            f"{r} holds transactions {p} never had: {', '.join(returning.errant)}; they were never replicated "
+            f"(lost writes){meaning}; it cannot replicate from {p} until it is rebuilt from it, which discards them",
+            Force.DISCARD_DIVERGENCE,
         ))
-    return _decide(found, frozenset(), [])
+    if divergence is not None and divergence.lost:
+        listing = "\n      ".join(divergence.lines())
+        found.append(Refusal(
+            "designate-divergence",
+            f"{r}'s Designate database holds {counted(len(divergence.changes), 'change')} {p} never received:\n      "
+            f"{listing}\n    replay them through {p}'s API with `dnsdr divergence --region {r} --replay --yes`, "
+            "or discard them",
+            Force.DISCARD_DIVERGENCE,
+        ))
+    if unknown:
+        found.append(Refusal("divergence-unknown", f"cannot tell what {r}'s errant transactions changed in "
+                             f"Designate: {unknown}", Force.DISCARD_DIVERGENCE))
+    return _decide(found, forces, [])

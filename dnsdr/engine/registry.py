@@ -19,6 +19,7 @@ HANDLERS: dict[StepKind, type[Handler]] = {
     StepKind.PROMOTE: database.Promote,
     StepKind.BUMP_EPOCH: database.BumpEpoch,
     StepKind.REPLICATE_FROM: database.ReplicateFrom,
+    StepKind.REBUILD_DATABASE: database.RebuildDatabase,
     StepKind.STOP_DESIGNATE: designate.StopDesignate,
     StepKind.REPOINT_DESIGNATE: designate.RepointDesignate,
     StepKind.APPLY_POOLS: designate.ApplyPools,

@@ -14,10 +14,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from dnsdr.adapters.control.kubernetes import KubernetesController
 from dnsdr.adapters.designate_manage import ManageResult
+from dnsdr.adapters.designate_snapshot import read_divergence
 from dnsdr.adapters.kube import KubeconfigError
 from dnsdr.adapters.mysql import DatabaseAdapter, adapter_for
+from dnsdr.adapters.mysql.rebuild import RebuildResult, interrupted, rebuild_from
 from dnsdr.adapters.secrets import SecretError, resolve
 from dnsdr.adapters.service_control import CommandController, ServiceControlError
+from dnsdr.domain.divergence import Divergence
+from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.plan import Operation, Plan
 from dnsdr.domain.replication import ReplicationState, errant_transactions, self_written, to_view
 from dnsdr.domain.safety import DatabaseView, Force, Verdict, failover_gates, rejoin_gates, switchover_gates
@@ -46,6 +50,36 @@ NodeFactory = Callable[[DatabaseSpec, Resolver], DatabaseAdapter]
 ControllerFactory = Callable[[RegionSpec], ServiceController]
 
 
+class Rebuilder(Protocol):
+    """Compare and rebuild databases across regions (the real one works over the nodes' connections)."""
+
+    def divergence(self, old: DatabaseAdapter, new: DatabaseAdapter, old_state: ReplicationState,
+                   new_state: ReplicationState, returning: str, primary: str,
+                   errant: tuple[str, ...]) -> Divergence: ...
+
+    def interrupted(self, node: DatabaseAdapter) -> bool: ...
+
+    def rebuild(self, node: DatabaseAdapter, source: DatabaseAdapter) -> RebuildResult: ...
+
+
+class DatabaseRebuilder:
+    def __init__(self, spec: DesignateDR) -> None:
+        self.spec = spec
+
+    def divergence(self, old: DatabaseAdapter, new: DatabaseAdapter, old_state: ReplicationState,
+                   new_state: ReplicationState, returning: str, primary: str, errant: tuple[str, ...]) -> Divergence:
+        db = self.spec.region(returning).database
+        assert db is not None
+        return read_divergence(old.connector, new.connector, old_state, new_state, returning, primary, db.schema,
+                               self.spec.pool.id, errant)
+
+    def interrupted(self, node: DatabaseAdapter) -> bool:
+        return interrupted(node.connector)
+
+    def rebuild(self, node: DatabaseAdapter, source: DatabaseAdapter) -> RebuildResult:
+        return rebuild_from(node.connector, source.connector, node.flavour)
+
+
 def default_node(spec: DatabaseSpec, resolver: Resolver) -> DatabaseAdapter:
     return adapter_for(spec, resolver=resolver)
 
@@ -63,7 +97,8 @@ class Runtime:
                  secrets_dir: Path | None = None, resolver: Resolver | None = None, verify_timeout: float = 180.0,
                  recorded_epoch: int = 0,
                  node_factory: NodeFactory = default_node,
-                 controller_factory: ControllerFactory | None = None) -> None:
+                 controller_factory: ControllerFactory | None = None,
+                 rebuilder: Rebuilder | None = None) -> None:
         self.spec = spec
         self.plan = plan
         self.forces = forces
@@ -75,6 +110,9 @@ class Runtime:
         self._controller_factory = controller_factory or partial(default_controller, resolver=self.resolver)
         self._nodes: dict[str, DatabaseAdapter] = {}
         self._controllers: dict[str, ServiceController] = {}
+        self.rebuilder: Rebuilder = rebuilder or DatabaseRebuilder(spec)
+        # What the last rejoin verdict found the returning region holds that the primary lacks.
+        self.last_divergence: Divergence | None = None
 
     # ------------------------------------------------------------ adapters
 
@@ -141,5 +179,13 @@ class Runtime:
             cand_view, _ = self.view(plan.to_region, errant_against=old_state)
             return switchover_gates(old_view, cand_view, self.spec.policy.max_lag_seconds)
         prim_view, prim_state = self.view(plan.to_region)
-        back_view, _ = self.view(plan.from_region, errant_against=prim_state)
-        return rejoin_gates(back_view, prim_view)
+        back_view, back_state = self.view(plan.from_region, errant_against=prim_state)
+        unknown, self.last_divergence = "", None
+        if back_view.errant and prim_view.reachable:
+            try:
+                self.last_divergence = self.rebuilder.divergence(
+                    self.node(plan.from_region), self.node(plan.to_region), back_state, prim_state,
+                    plan.from_region, plan.to_region, back_view.errant)
+            except DnsdrError as exc:
+                unknown = str(exc)
+        return rejoin_gates(back_view, prim_view, self.forces, self.last_divergence, unknown)

@@ -1,10 +1,11 @@
-"""Database steps: assess, fence, catch up, promote, bump the epoch, replicate from the new primary."""
+"""Database steps: assess, fence, catch up, promote, bump the epoch, rebuild, replicate from the new primary."""
 
 from __future__ import annotations
 
 from dnsdr.adapters.mysql import DatabaseError, OperationRefused, repoint
 from dnsdr.adapters.mysql.epoch import EpochRecord, read_epoch, write_epoch
 from dnsdr.domain.plan import Operation, Step
+from dnsdr.domain.replication import errant_transactions
 from dnsdr.domain.safety import Force, catch_up_gate
 from dnsdr.engine.errors import Refused, Skip, StepFailed
 from dnsdr.engine.steps.base import ActedOnce, Handler
@@ -147,3 +148,33 @@ class ReplicateFrom(Handler):
             raise StepFailed(str(exc)) from None
         return result.message
 
+
+
+class RebuildDatabase(Handler):
+    """``--force discard-divergence``: a returning database holding writes the primary lacks becomes a copy of it.
+
+    Skipped when it holds nothing the primary lacks (and no rebuild was left half-done); a rebuild
+    killed part-way leaves its errant transactions, or its marker, in place, so it is simply redone.
+    """
+
+    def precondition(self, step: Step) -> None:
+        source = step.param("source")
+        back, prim = self.rt.node(step.region).observe(), self.rt.node(source).observe()
+        if not back.reachable:
+            raise StepFailed(f"{step.region}'s database is unreachable: {back.error}")
+        if not prim.writable or prim.is_replica:
+            raise StepFailed(f"{source} is not a writable primary")
+        if step.name not in self.ctx.acted and not errant_transactions(back, prim) \
+                and not self.rt.rebuilder.interrupted(self.rt.node(step.region)):
+            raise Skip(f"holds nothing {source} lacks: nothing to discard")
+
+    def check(self, step: Step) -> str | None:
+        return None if step.name in self.ctx.acted else f"holds transactions {step.param('source')} lacks"
+
+    def act(self, step: Step) -> str:
+        try:
+            result = self.rt.rebuilder.rebuild(self.rt.node(step.region), self.rt.node(step.param("source")))
+        except (OperationRefused, DatabaseError) as exc:
+            raise StepFailed(str(exc)) from None
+        self.ctx.acted.add(step.name)
+        return "divergent writes discarded: " + result.message

@@ -4,6 +4,7 @@ nothing to do, credentials that do not resolve."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,34 @@ def test_the_preflight_checks_the_state_store_is_writable(runnable: Runnable) ->
                        Settings(secrets_dir=runnable.secrets).resolver)
     assert report.problems == (f"state store: state directory {runnable.state} is not writable: "
                                "Read-only file system",)
+
+
+def test_a_rejoin_over_a_divergence_lists_it_and_the_force_adds_the_rebuild(
+        runnable: Runnable, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dnsdr.adapters.state import FileStateStore
+    from dnsdr.domain.divergence import Change, ChangeKind, Divergence, Value
+    from dnsdr.domain.journal import ClusterRecord
+    from tests.unit.engine.fakes import FakeRebuilder
+
+    lost = Divergence("r1", "r2", ("0-1-101",), "binlog", None, (Change(
+        ChangeKind.RECORDSET_CREATED, "a.test.", "lost.a.test.", "A", Value(120, ("192.0.2.77",)), None),))
+    back = ReplicationState(endpoint="127.0.1.1:3306", flavour="mariadb", reachable=True, server_id=1, read_only=True,
+                            gtid_binlog_state="0-1-101", gtid_binlog_pos="0-1-101", gtid_current_pos="0-1-101")
+    primary = ReplicationState(endpoint="127.0.2.1:3306", flavour="mariadb", reachable=True, server_id=2,
+                               gtid_binlog_state="0-1-100,0-2-105", gtid_binlog_pos="0-2-105",
+                               gtid_current_pos="0-2-105")
+    found = {"127.0.1.1": back, "127.0.2.1": primary}
+    monkeypatch.setattr(app_ops, "Runtime", functools.partial(
+        Runtime, node_factory=lambda spec, _: FakeNode(found[spec.endpoint.host]), rebuilder=FakeRebuilder(lost)))
+    FileStateStore(runnable.state, "example").save_cluster(ClusterRecord(primary="r2", epoch=1, lost=["r1"]))
+    result = CliRunner().invoke(cli, ["rejoin", *runnable.args(), "--region", "r1", "--dry-run", "-o", "json"])
+    assert result.exit_code == 4, result.output
+    doc = json.loads(result.output)
+    assert [c["name"] for c in doc["divergence"]["changes"]] == ["lost.a.test."]
+    assert any("lost.a.test. A created: [192.0.2.77] ttl 120" in r for r in doc["verdict"]["refusals"])
+    assert "rebuild-r1" not in [s["name"] for s in doc["plan"]]
+    forced = CliRunner().invoke(cli, ["rejoin", *runnable.args(), "--region", "r1", "--dry-run",
+                                      "--force", "discard-divergence"])
+    assert forced.exit_code == 0, forced.output
+    assert "rebuild-r1" in forced.output and "divergent writes are DISCARDED" in forced.output
+    assert "forced past: r1's Designate database holds 1 change r2 never received" in forced.output

@@ -57,6 +57,16 @@ def test_rejoin_fences_before_replicating(spec: DesignateDR) -> None:
     assert plan.final_state.lost == frozenset()
 
 
+def test_discarding_a_divergence_rebuilds_the_returning_database_before_it_replicates(spec: DesignateDR) -> None:
+    plan = rejoin_plan(spec, "r1", "r2", discard=True)
+    order = [s.name for s in plan.steps]
+    assert order.index("stop-designate-r1") < order.index("rebuild-r1") < order.index("replicate-r1")
+    step = plan.step("rebuild-r1")
+    assert step.kind is StepKind.REBUILD_DATABASE and step.param("source") == "r2" and "DISCARDED" in step.changes
+    assert "rebuild-r1" not in [s.name for s in rejoin_plan(spec, "r1", "r2").steps]
+    assert plan.fingerprint != rejoin_plan(spec, "r1", "r2").fingerprint  # a resumed run keeps its choice
+
+
 def test_plans_are_deterministic(spec: DesignateDR) -> None:
     assert failover_plan(spec, "r1", "r2").fingerprint == failover_plan(spec, "r1", "r2").fingerprint
     assert failover_plan(spec, "r1", "r2").fingerprint != switchover_plan(spec, "r1", "r2").fingerprint

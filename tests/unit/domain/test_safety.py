@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dnsdr.domain.divergence import Change, ChangeKind, Divergence, Value
 from dnsdr.domain.safety import (
     DatabaseView,
     Force,
@@ -78,3 +79,43 @@ def test_rejoin_refuses_a_diverged_region_and_lists_what_diverged() -> None:
     diverged = DatabaseView("r1", reachable=True, errant=("0-1-1042", "0-1-1043"))
     verdict = rejoin_gates(diverged, primary)
     assert not verdict.allowed and "0-1-1043" in verdict.refusals[0].message
+
+
+def _lost_divergence(n: int) -> Divergence:
+    changes = tuple(Change(ChangeKind.RECORDSET_CREATED, "a.test.", f"h{i}.a.test.", "A", Value(300, (f"192.0.2.{i}",)),
+                           None) for i in range(n))
+    return Divergence("r1", "r2", ("0-1-101",), "binlog", None, changes)
+
+
+def test_rejoin_lists_the_designate_changes_the_primary_lacks_and_points_to_replay_or_discard() -> None:
+    primary = DatabaseView("r2", reachable=True, writable=True)
+    diverged = DatabaseView("r1", reachable=True, errant=("0-1-101",))
+    verdict = rejoin_gates(diverged, primary, NONE, _lost_divergence(2))
+    assert [r.code for r in verdict.refusals] == ["diverged", "designate-divergence"]
+    listing = verdict.refusals[1].render()
+    assert "r1's Designate database holds 2 changes r2 never received:" in listing
+    assert "zone a.test. recordset h1.a.test. A created: [192.0.2.1] ttl 300 -> on the primary: absent" in listing
+    assert "`dnsdr divergence --region r1 --replay --yes`" in listing
+    assert listing.endswith("(override with --force discard-divergence)")
+    assert "review them with `dnsdr divergence --region r1`" in verdict.refusals[0].message
+    forced = rejoin_gates(diverged, primary, frozenset({Force.DISCARD_DIVERGENCE}), _lost_divergence(2))
+    assert forced.allowed and [r.code for r in forced.overridden] == ["diverged", "designate-divergence"]
+    assert forced.risks[0].startswith("forced past: r1 holds transactions r2 never had")
+
+
+def test_rejoin_says_when_errant_transactions_change_nothing_in_dns_terms() -> None:
+    primary = DatabaseView("r2", reachable=True, writable=True)
+    diverged = DatabaseView("r1", reachable=True, errant=("0-1-101",))
+    verdict = rejoin_gates(diverged, primary, NONE, _lost_divergence(0))
+    (refusal,) = verdict.refusals
+    assert "in DNS terms they change nothing r2 lacks" in refusal.message and refusal.force is Force.DISCARD_DIVERGENCE
+
+
+def test_rejoin_refuses_when_the_comparison_fails_and_a_forced_rejoin_still_needs_the_primary() -> None:
+    primary = DatabaseView("r2", reachable=True, writable=True)
+    diverged = DatabaseView("r1", reachable=True, errant=("0-1-101",))
+    verdict = rejoin_gates(diverged, primary, NONE, None, "cannot read Designate's data from r1: timed out")
+    assert [r.code for r in verdict.refusals] == ["diverged", "divergence-unknown"]
+    down = DatabaseView("r2", reachable=False)
+    assert [r.code for r in rejoin_gates(diverged, down, frozenset({Force.DISCARD_DIVERGENCE})).refusals] \
+        == ["primary-unreachable"]

@@ -17,8 +17,10 @@ from typing import Any
 
 from dnsdr.adapters.mysql import DatabaseError, OperationRefused, UnreachableError
 from dnsdr.adapters.mysql.epoch import EpochRecord
+from dnsdr.adapters.mysql.rebuild import RebuildResult
 from dnsdr.adapters.service_control import START_ORDER, STOP_ORDER, ServiceControlError
 from dnsdr.domain import gtid
+from dnsdr.domain.divergence import Divergence, Snapshot, Split, compare
 from dnsdr.domain.plan import Plan, Step
 from dnsdr.domain.replication import (
     CatchUpResult,
@@ -65,10 +67,10 @@ class VirtualClock:
 
 def make_runtime(spec: DesignateDR, plan: Plan, cluster: FakeCluster, controllers: FakeControllers | None = None,
                  *, forces: frozenset[Force] = frozenset(), recorded_epoch: int = 0,
-                 verify_timeout: float = 180.0) -> Runtime:
+                 verify_timeout: float = 180.0, rebuilder: FakeRebuilder | None = None) -> Runtime:
     return Runtime(spec, plan, forces, resolver=resolver, node_factory=cluster.node_factory,
                    controller_factory=(controllers or FakeControllers()).factory, recorded_epoch=recorded_epoch,
-                   verify_timeout=verify_timeout)
+                   verify_timeout=verify_timeout, rebuilder=rebuilder or FakeRebuilder())
 
 
 def run_step(handler: StepHandler, step: Step) -> str:
@@ -236,6 +238,36 @@ class FakeNode:
         self.received = self.current_pos
         return RepointResult(self.endpoint, True, f"now a read-only GTID replica of {src} from {self.current_pos}",
                              source=src, start_position=self.current_pos)
+
+
+@dataclass
+class FakeRebuilder:
+    """Divergence as the test says (default: errant transactions that change nothing in Designate) and a
+    rebuild that makes the fake server a copy of its source."""
+
+    result: Divergence | Exception | None = None
+    left_interrupted: bool = False
+    fail: Exception | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def divergence(self, old: Any, new: Any, old_state: ReplicationState, new_state: ReplicationState,
+                   returning: str, primary: str, errant: tuple[str, ...]) -> Divergence:
+        self.calls.append(f"divergence {returning} {primary} {','.join(errant)}")
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result or compare(Snapshot(returning), Snapshot(primary), Split(errant, frozenset()))
+
+    def interrupted(self, node: Any) -> bool:
+        return self.left_interrupted
+
+    def rebuild(self, node: Any, source: Any) -> RebuildResult:
+        self.calls.append(f"rebuild {node.endpoint} from {source.endpoint}")
+        if self.fail is not None:
+            raise self.fail
+        node.binlog_pos = node.binlog_state = ""
+        node.current_pos = source.current_pos
+        self.left_interrupted = False
+        return RebuildResult(source.current_pos, ("designate", "dnsdr"), (), 42)
 
 
 class FakeCluster:
