@@ -32,7 +32,7 @@ unit: setup
 
 # Integration tests run against the real lab (MariaDB, RabbitMQ, Designate, PowerDNS, BIND on loopback).
 integration: setup
-	$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 tests/integration
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=1800 --durations=30 tests/integration
 
 test: setup lint typecheck unit integration
 
