@@ -18,8 +18,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dnsdr.app.control import Controller, RoundReport
+from dnsdr.app.metrics import ControllerMetrics
 from dnsdr.app.observe import SerialSummary
-from dnsdr.controller.metrics import ControllerMetrics
 from dnsdr.domain.automation import cooldown_until
 from dnsdr.domain.spec import Endpoint
 

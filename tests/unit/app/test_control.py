@@ -21,6 +21,7 @@ from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, St
 from dnsdr.domain.replication import Channel, ReplicationState, SemiSync
 from dnsdr.domain.spec import DatabaseSpec, DesignateDR, SecretLookup
 from dnsdr.domain.spec_parse import parse_designatedr
+from dnsdr.engine.errors import Superseded
 from tests.conftest import EXAMPLE
 
 R1, R2 = "127.0.1.1", "127.0.2.1"
@@ -174,6 +175,9 @@ def test_a_failed_attempt_backs_off_and_a_lease_held_elsewhere_is_not_a_failure(
     world.fail_with = LockedError("another dnsdr run holds the operation lease")
     assert rounds(controller, world, 1)[0].outcome.startswith("not acting: another dnsdr run")
     assert controller.store.load_control().failed_attempts == 1
+    world.fail_with = Superseded("the recorded primary is now r2, not r1 as when this failover was planned")
+    assert rounds(controller, world, 1)[0].outcome.startswith("not acting: the recorded primary is now r2")
+    assert controller.store.load_control().failed_attempts == 1  # another actor did it: not a failed attempt
 
 
 def test_semi_sync_off_before_the_loss_only_alerts(controller: Controller, world: World) -> None:

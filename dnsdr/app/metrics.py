@@ -1,5 +1,8 @@
 """The controller's Prometheus metrics: ``dnsdr_`` prefix, base units, bounded labels (regions,
-targets, verdicts, outcomes; never a zone)."""
+targets, verdicts, outcomes; never a zone).
+
+Shared by both front ends that run controller rounds (``dnsdr run`` and ``dnsdr operator``), so the alerts in
+``manifests/base/prometheusrule.yaml`` hold for either."""
 
 from __future__ import annotations
 
