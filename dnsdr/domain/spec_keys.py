@@ -33,6 +33,14 @@ POOL_KEYS = ("name", "id", "description", "attributes", "nsRecords", "alsoNotifi
 NS_RECORD_KEYS = ("hostname", "priority")
 SURVIVING_BACKENDS = ("keep", "fence")
 
+# The most items each list may hold: far beyond any real deployment, and what lets the API server bound the cost of
+# the CRD's validation rules.
+MAX_ITEMS: dict[str, int] = {
+    "regions": 16, "backends": 32, "nameservers": 32, "mdns": 16, "notifySources": 32, "manageCommand": 64,
+    "nsRecords": 32, "alsoNotifies": 32,
+}
+MAX_ATTRIBUTES = 64
+
 # Default ports where the document may leave them out.
 DATABASE_PORT = 3306
 MDNS_PORT = 5354

@@ -19,6 +19,7 @@ from dnsdr.domain.fields import NAME, Node, Problems, host_key, quote, shorten
 from dnsdr.domain.spec import API_VERSION, KIND, BackendKind, DesignateDR, FailoverMode, PolicySpec, PoolSpec
 from dnsdr.domain.spec_keys import (
     DOCUMENT_KEYS,
+    MAX_ITEMS,
     MONITOR_KEYS,
     POLICY_KEYS,
     POLICY_LIMITS,
@@ -71,7 +72,7 @@ def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, Back
     if not node.mapping(set(SPEC_KEYS)):
         return None
     regions_node = node.require("regions")
-    region_nodes = regions_node.items() if regions_node else []
+    region_nodes = regions_node.items(MAX_ITEMS["regions"]) if regions_node else []
     drafts = [read_region(r, i, kinds) for i, r in enumerate(region_nodes)]
     pool_node = node.get("pool")
     pool = read_pool(pool_node) if pool_node else PoolSpec()

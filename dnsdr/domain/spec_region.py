@@ -38,6 +38,7 @@ from dnsdr.domain.spec_keys import (
     ENDPOINT_KEYS,
     KEY_REF_KEYS,
     KUBE_CONTROL_KEYS,
+    MAX_ITEMS,
     MDNS_PORT,
     PORT,
     REGION_KEYS,
@@ -91,9 +92,9 @@ def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind]) -> Reg
     des_node = node.get("designate")
     designate = _designate(des_node) if des_node else None
     backends_node = node.get("backends")
-    backends = [_backend(b, kinds) for b in backends_node.items()] if backends_node else []
+    backends = [_backend(b, kinds) for b in backends_node.items(MAX_ITEMS["backends"])] if backends_node else []
     ns_node = node.get("nameservers")
-    nameservers = [endpoint(n, DNS_PORT, pool=True) for n in ns_node.items()] if ns_node else []
+    nameservers = [endpoint(n, DNS_PORT, pool=True) for n in ns_node.items(MAX_ITEMS["nameservers"])] if ns_node else []
     if ns_node is not None:
         check_distinct(ns_node, nameservers, "nameserver")
     mon_node = node.get("monitor")
@@ -211,14 +212,15 @@ def _designate(node: Node) -> DesignateSpec | None:
         stripped = {k: v for k, v in api_node.value.items() if k != "scheme"}
         api = endpoint(Node(stripped, api_node.path, api_node.problems))
     mdns_node = node.require("mdns")
-    mdns = [endpoint(m, MDNS_PORT, pool=True) for m in mdns_node.items()] if mdns_node else []
+    mdns = [endpoint(m, MDNS_PORT, pool=True) for m in mdns_node.items(MAX_ITEMS["mdns"])] if mdns_node else []
     if mdns_node is not None and isinstance(mdns_node.value, list) and not mdns:
         node.problems.add(mdns_node.path, "must list at least one mdns endpoint")
     sources_node = node.get("notifySources")
-    sources = [s.host() for s in sources_node.items()] if sources_node else []
+    sources = [s.host() for s in sources_node.items(MAX_ITEMS["notifySources"])] if sources_node else []
     control = _control(node.require("control"))
     manage_node = node.get("manageCommand")
-    manage: list[str | None] = [m.string() for m in manage_node.items()] if manage_node else ["designate-manage"]
+    manage: list[str | None] = ([m.string() for m in manage_node.items(MAX_ITEMS["manageCommand"])] if manage_node
+                                 else ["designate-manage"])
     if api is None or control is None or None in mdns or None in sources or None in manage or not mdns:
         return None
     return DesignateSpec(
