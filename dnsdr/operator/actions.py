@@ -213,7 +213,9 @@ class Watch:
             if event is not None:
                 self.sink(event)
         self.last_verdict, self.last_outcome = report.decision.verdict.value, report.outcome
-        self.ctx.metrics.member(resource.namespace, resource.name).observe_round(report, controller.policy)
+        metrics = self.ctx.metrics.member(resource.namespace, resource.name)
+        metrics.observe_round(report, controller.policy, resource.spec.policy.max_lag_seconds)
+        metrics.observe_journal(journal, now)
 
     def _render_pools(self, resource: Resource, controller: Controller, journal: Journal | None) -> None:
         """Again whenever the spec or the recorded state changed (a failover, a rejoin), and until it once worked."""

@@ -1,5 +1,6 @@
-"""The operator's /metrics: the controller's metrics of every watched DesignateDR, labelled with its namespace and
-name, in one exposition.
+"""The operator's /metrics: the controller's metrics of every watched DesignateDR, labelled
+``designatedr="<namespace>/<name>"``, in one exposition (not ``namespace``: Prometheus gives that label to the
+scraped target).
 
 Each resource has its own :class:`~dnsdr.app.metrics.ControllerMetrics` (the same names and help as ``dnsdr run``,
 so one PrometheusRule fits both); this collector merges them family by family.
@@ -41,6 +42,6 @@ class MetricsHub(Collector):
                 out = merged.setdefault(family.name, Metric(family.name, family.documentation, family.type,
                                                             family.unit))
                 for s in family.samples:
-                    out.add_sample(s.name, {**s.labels, "namespace": namespace, "designatedr": name}, s.value,
+                    out.add_sample(s.name, {**s.labels, "designatedr": f"{namespace}/{name}"}, s.value,
                                    s.timestamp, s.exemplar)
         yield from merged.values()
