@@ -22,6 +22,7 @@ from functools import partial
 from dnsdr.adapters.http_json import HttpJsonError, get_json
 from dnsdr.adapters.mysql import Timeouts
 from dnsdr.adapters.state import LockedError, StateStore
+from dnsdr.adapters.state.base import local_holder_dead
 from dnsdr.app.observe import AdapterFactory, DatabaseRow, Observer, default_factory_with
 from dnsdr.app.operations import NothingToDo, OperationRequest, ProgressSink, execute, prepare
 from dnsdr.app.settings import Settings
@@ -173,8 +174,20 @@ class Controller:
             return None
         return journal
 
+    def _held_elsewhere(self) -> str | None:
+        """Who holds the operation lease now, if anyone alive does: then preparing a run (assessing the lost region,
+        a preflight with designate-manage) is wasted work beside the holder's. Only a shortcut: acquiring the lease
+        by compare-and-swap is what keeps two runs apart."""
+        lease = self.store.current_lease()
+        if lease is None or not lease.live(self.clock()) or local_holder_dead(lease.holder):
+            return None
+        return (f"another dnsdr run ({lease.holder}) holds the operation lease (token {lease.token}) for "
+                f"{lease.expires_at - self.clock():.0f} s more")
+
     def failover(self, candidate: str) -> tuple[str, Journal | None]:
         """Run (or resume) the failover to ``candidate`` like `dnsdr promote`; what happened, and its journal."""
+        if (holder := self._held_elsewhere()) is not None:
+            raise LockedError(holder)
         prepared = prepare(self.spec, OperationRequest(Operation.FAILOVER, candidate), self.store,
                            self.settings.resolver)
         if isinstance(prepared, NothingToDo):
