@@ -211,6 +211,7 @@ class Controller:
         try:
             outcome, journal = self.failover(candidate)
         except (LockedError, Superseded) as exc:  # another run holds the lease, or already did it
+            log.warning("not acting: %s", exc)
             return f"not acting: {exc}", None
         except DnsdrError as exc:
             error = str(exc)

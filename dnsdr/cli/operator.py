@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dnsdr.adapters.secrets import SECRETS_ENV
+from dnsdr.cli import logs
 from dnsdr.cli.common import NAMESPACE_ENV, Command
 from dnsdr.cli.monitor import parse_listen
 
@@ -42,6 +43,7 @@ def operator_command(kubeconfig: str | None, namespaces: tuple[str, ...], metric
     """
     from dnsdr.operator.main import OperatorOptions, run  # kopf is imported only by this command
 
+    logs.include("kopf")
     run(OperatorOptions(
         kubeconfig=kubeconfig, namespaces=namespaces,
         metrics=None if metrics == "off" else parse_listen(metrics),

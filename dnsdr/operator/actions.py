@@ -13,7 +13,9 @@ the handlers map them to kopf's once.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -295,3 +297,48 @@ class Watch:
                                                              self.ctx.clock()))
         except Exception as exc:  # progress is a courtesy: the failover must not stop for it
             log.warning("cannot report failover progress of %s: %s", resource.reference, exc)
+
+
+def run_rounds(one: Watch, body: Mapping[str, Any], stop: threading.Event,
+               logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    """One round per interval until ``stop``; a round that fails is logged and reported in status, and the next one
+    runs on time: the loop outlives anything a round meets."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            one.run(body)
+        except DnsdrError as exc:
+            logger.warning("round failed: %s", exc)
+            one.failed(str(exc))
+        except Exception as exc:  # the traceback goes to the log
+            logger.exception("round failed unexpectedly")
+            one.failed(f"{type(exc).__name__}: {exc}")
+        stop.wait(max(0.0, one.interval - (time.monotonic() - started)))
+
+
+class RoundThread:
+    """A resource's rounds in a thread of their own, as long as the resource lives.
+
+    Not in kopf's executor: a loop that lasts as long as the resource (and a failover that takes minutes) would hold
+    one of its workers, and the interpreter joins those at exit, which a worker that ran a failover was seen to hang
+    (CPython 3.11). Ours is a daemon thread: a failover cut short by the process ending resumes from its journal.
+    The thread runs in a copy of the caller's context, where kopf keeps what posting an Event needs.
+    """
+
+    def __init__(self, one: Watch, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any],
+                 name: str) -> None:
+        self.one, self.body, self.logger = one, body, logger
+        self.stop = threading.Event()
+        self.done = threading.Event()
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self._run,), name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            run_rounds(self.one, self.body, self.stop, self.logger)
+        finally:
+            self.one.close()
+            self.done.set()

@@ -7,8 +7,8 @@ tests call the handlers as plain functions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +25,7 @@ from dnsdr.operator.status import NORMAL, Event
 registry = kopf.OperatorRegistry()
 RETRY_DELAY = 30.0  # seconds before kopf retries a handler that met a transient failure
 FINALIZER = "dnsdr.io/finalizer"
+STOP_WAIT = 10.0  # seconds a stopping daemon waits for the round in progress to end
 
 
 def kopf_error(exc: DnsdrError) -> kopf.TemporaryError | kopf.PermanentError:
@@ -86,29 +87,28 @@ def reconcile(body: kopf.Body, memo: Any, **_: Any) -> None:
         post(body, Event(NORMAL, "PoolsRendered", f"wrote {', '.join(written)}"))
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=10.0)
-def watch(body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
-    """The controller's rounds for one resource, every probe interval, until it is deleted or the operator stops.
-    A round that fails is logged and reported in status; the next one runs on time."""
+@kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=STOP_WAIT + 5)
+async def watch(body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
+    """The controller's rounds for one resource, every probe interval, until it is deleted or the operator stops
+    (in a thread of their own: see :class:`~dnsdr.operator.actions.RoundThread`)."""
     context = _context(memo)
     meta = body.get("metadata", {})
     key = (str(meta.get("namespace")), str(meta.get("name")))
     one = actions.Watch(context, sink=lambda event: post(body, event))
     context.watches[key] = one
+    rounds = actions.RoundThread(one, body, logger, name=f"dnsdr-{key[0]}/{key[1]}")
+    rounds.start()
     try:
-        while not stopped:
-            started = time.monotonic()
-            try:
-                one.run(body)
-            except DnsdrError as exc:
-                logger.warning("round failed: %s", exc)
-                one.failed(str(exc))
-            except Exception as exc:  # the loop outlives anything a round meets; the traceback goes to the log
-                logger.exception("round failed unexpectedly")
-                one.failed(f"{type(exc).__name__}: {exc}")
-            stopped.wait(max(0.0, one.interval - (time.monotonic() - started)))
+        await stopped.wait()
     finally:
-        one.close()
+        rounds.stop.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_WAIT
+        while not rounds.done.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if not rounds.done.is_set():
+            logger.warning("the round in progress goes on while the daemon stops (a failover cut short resumes from "
+                           "its journal)")
         context.watches.pop(key, None)
         context.metrics.remove(*key)
 

@@ -75,7 +75,8 @@ class OperatorProcess:
                 "--liveness", f"http://127.0.0.1:{self.health_port}/healthz", *extra]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                                         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1",
+                                              **(env or {})},
                                          start_new_session=True)
         self.rss_samples: list[float] = []
 
@@ -109,9 +110,13 @@ class OperatorProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            except subprocess.TimeoutExpired:  # say where it hangs (faulthandler dumps every thread), then kill
+                os.kill(self.proc.pid, signal.SIGABRT)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
         return int(self.proc.returncode)
 
 

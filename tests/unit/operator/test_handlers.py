@@ -4,8 +4,10 @@ status, Events and metrics and apply annotation requests once, and the liveness 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -27,7 +29,7 @@ from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, St
 from dnsdr.domain.plan import Step, StepKind
 from dnsdr.domain.spec import DesignateDR, SecretLookup, SecretRef
 from dnsdr.operator import handlers
-from dnsdr.operator.actions import OperatorContext
+from dnsdr.operator.actions import OperatorContext, Watch, run_rounds
 from dnsdr.operator.status import Event
 from tests.conftest import EXAMPLE
 
@@ -168,23 +170,30 @@ def test_a_credential_secret_not_readable_now_is_retried(ctx: FakeContext, event
 
 
 class Stopper:
-    """kopf's DaemonStopped for a sync daemon: set after ``rounds`` waits."""
+    """The round loop's stop event, set after ``rounds`` waits (``between`` runs at each)."""
 
     def __init__(self, rounds: int, between: Callable[[int], None] = lambda i: None) -> None:
         self.left, self.done, self.between = rounds, 0, between
 
-    def __bool__(self) -> bool:
+    def is_set(self) -> bool:
         return self.left <= 0
 
-    def wait(self, timeout: float | None = None) -> Stopper:
+    def wait(self, timeout: float | None = None) -> bool:
         self.left -= 1
         self.done += 1
         self.between(self.done)
-        return self
+        return self.is_set()
 
 
 def _daemon(ctx: FakeContext, the_body: dict[str, Any], stopped: Stopper) -> None:
-    handlers.watch(body=cast(Any, the_body), memo=kopf.Memo(context=ctx), stopped=cast(Any, stopped), logger=LOG)
+    """The daemon's loop, run in the test's thread (the kopf daemon runs it in a thread of its own)."""
+    one = Watch(ctx, sink=lambda event: handlers.post(the_body, event))
+    ctx.watches[("designate", "example")] = one
+    try:
+        run_rounds(one, the_body, cast(Any, stopped), LOG)
+    finally:
+        one.close()
+        ctx.watches.clear()
 
 
 def test_the_daemon_fails_over_and_tells_the_story(ctx: FakeContext, events: list[Event]) -> None:
@@ -220,7 +229,7 @@ def test_the_daemon_fails_over_and_tells_the_story(ctx: FakeContext, events: lis
     ]
     # While the failover ran, status said so (progress between rounds).
     assert any(p.get("health") == "region-lost" and p.get("lastOperation") for p in ctx.fake.patches)
-    assert ctx.controllers[0].closed and ctx.watches == {}  # the daemon cleans up when stopped
+    assert ctx.controllers[0].closed
 
 
 def test_annotation_requests_are_applied_once(ctx: FakeContext, events: list[Event]) -> None:
@@ -261,7 +270,6 @@ def test_a_failed_round_is_reported_and_the_loop_goes_on(ctx: FakeContext, event
 
 def test_liveness_fails_when_a_loop_stalls(ctx: FakeContext) -> None:
     assert handlers.rounds(memo=kopf.Memo(context=ctx)) == {"resources": 0, "stalled": []}
-    from dnsdr.operator.actions import Watch
     stuck = Watch(ctx, sink=lambda e: None)
     stuck.started -= 3600
     ctx.watches[("designate", "example")] = stuck
@@ -285,3 +293,32 @@ def test_the_operators_settings_keep_kopf_out_of_status_and_cluster_scope() -> N
     assert settings.persistence.finalizer == "dnsdr.io/finalizer"
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
     assert settings.scanning.disabled and settings.posting.level == logging.WARNING
+
+
+class AsyncStopped:
+    """kopf's stop flag for an async daemon: its wait() ends once ``until()`` holds."""
+
+    def __init__(self, until: Callable[[], bool]) -> None:
+        self.until = until
+
+    async def wait(self) -> None:
+        while not self.until():
+            await asyncio.sleep(0.01)
+
+
+def test_the_kopf_daemon_runs_rounds_in_a_thread_of_their_own_and_stops_them(ctx: FakeContext,
+                                                                             events: list[Event]) -> None:
+    ctx.interval = 0.05
+    threads: list[str] = []
+    original = ctx.controller
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args)
+    ctx.controller = recording  # type: ignore[method-assign]
+    metrics = ctx.metrics.member("designate", "example")
+    asyncio.run(handlers.watch(body=cast(Any, body()), memo=kopf.Memo(context=ctx),
+                               stopped=cast(Any, AsyncStopped(lambda: len(ctx.fake.patches) >= 3)), logger=LOG))
+    assert threads == ["dnsdr-designate/example"]
+    assert ctx.controllers[0].closed and ctx.watches == {}
+    assert ctx.metrics.member("designate", "example") is not metrics  # the resource's metrics were dropped
