@@ -69,6 +69,7 @@ class OperatorContext:
     secrets_dir: Path | None = None  # for file references only
     clock: Callable[[], float] = time.time
     watches: dict[tuple[str, str], Watch] = field(default_factory=dict)
+    threads: dict[tuple[str, str], RoundThread] = field(default_factory=dict)
 
     def secrets(self, namespace: str) -> KubeSecrets:
         return KubeSecrets(self.api, namespace, ttl=self.secrets_ttl, directory=self.secrets_dir)
@@ -79,6 +80,17 @@ class OperatorContext:
     def controller(self, spec: DesignateDR, settings: Settings, monitor: MonitorSource,
                    on_step: ProgressSink) -> Controller:
         return Controller(spec, settings, monitor, clock=self.clock, on_step=on_step)
+
+    def stop_rounds(self, timeout: float) -> list[str]:
+        """Stop every resource's rounds and wait up to ``timeout`` for them to end (at exit: a daemon thread still
+        writing while the interpreter finalizes can abort it); the resources whose round goes on."""
+        threads = list(self.threads.items())
+        for _, thread in threads:
+            thread.stop.set()
+        deadline = time.monotonic() + timeout
+        for _, thread in threads:
+            thread.done.wait(max(0.0, deadline - time.monotonic()))
+        return sorted(f"{ns}/{name}" for (ns, name), t in threads if not t.done.is_set())
 
     def health(self) -> dict[str, Any]:
         """For the liveness probe: every watch's last round; ``stalled`` lists watches whose loop stopped."""
@@ -326,8 +338,8 @@ class RoundThread:
     """
 
     def __init__(self, one: Watch, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any],
-                 name: str) -> None:
-        self.one, self.body, self.logger = one, body, logger
+                 name: str, on_exit: Callable[[], None] = lambda: None) -> None:
+        self.one, self.body, self.logger, self.on_exit = one, body, logger, on_exit
         self.stop = threading.Event()
         self.done = threading.Event()
         context = contextvars.copy_context()
@@ -341,4 +353,5 @@ class RoundThread:
             run_rounds(self.one, self.body, self.stop, self.logger)
         finally:
             self.one.close()
+            self.on_exit()
             self.done.set()

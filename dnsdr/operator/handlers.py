@@ -96,21 +96,25 @@ async def watch(body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, logger:
     key = (str(meta.get("namespace")), str(meta.get("name")))
     one = actions.Watch(context, sink=lambda event: post(body, event))
     context.watches[key] = one
-    rounds = actions.RoundThread(one, body, logger, name=f"dnsdr-{key[0]}/{key[1]}")
+
+    def forget() -> None:  # by the thread, when its last round ended: kopf may cancel this coroutine meanwhile
+        context.watches.pop(key, None)
+        context.threads.pop(key, None)
+        context.metrics.remove(*key)
+    rounds = actions.RoundThread(one, body, logger, name=f"dnsdr-{key[0]}/{key[1]}", on_exit=forget)
+    context.threads[key] = rounds
     rounds.start()
     try:
         await stopped.wait()
     finally:
-        rounds.stop.set()
+        rounds.stop.set()  # the thread ends after the round in progress
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_WAIT
-        while not rounds.done.is_set() and loop.time() < deadline:
+        while not rounds.done.is_set() and loop.time() < deadline:  # a courtesy: kopf may cut it short
             await asyncio.sleep(0.1)
         if not rounds.done.is_set():
             logger.warning("the round in progress goes on while the daemon stops (a failover cut short resumes from "
                            "its journal)")
-        context.watches.pop(key, None)
-        context.metrics.remove(*key)
 
 
 @kopf.on.probe(registry=registry, id="rounds")

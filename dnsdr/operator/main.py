@@ -25,6 +25,7 @@ from dnsdr.operator import handlers
 from dnsdr.operator.actions import OperatorContext
 
 log = logging.getLogger("dnsdr.operator")
+STOP_TIMEOUT = 20.0  # seconds the rounds in progress get to end at exit (the pod's grace period is 30)
 METRICS = Endpoint("0.0.0.0", 9154)  # the controller's port: one Service and one PrometheusRule fit both
 
 
@@ -56,4 +57,8 @@ def run(options: OperatorOptions, stop_flag: threading.Event | None = None,
                  liveness_endpoint=options.liveness, memo=kopf.Memo(context=context), stop_flag=stop_flag,
                  ready_flag=ready_flag)
     finally:
+        going_on = context.stop_rounds(STOP_TIMEOUT)
+        if going_on:
+            log.warning("exiting during a round of %s (a failover cut short resumes from its journal)",
+                        ", ".join(going_on))
         kube.close(api)

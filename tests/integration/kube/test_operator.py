@@ -29,6 +29,9 @@ from dnsdr.domain.spec_parse import SpecError, parse_designatedr
 from tests.conftest import EXAMPLE
 from tests.support.kubeapi import KubeApi
 from tests.support.operator import (
+    GROUP,
+    PLURAL,
+    VERSION,
     OperatorProcess,
     condition_is,
     conditions,
@@ -220,6 +223,20 @@ def test_a_valid_resource_gets_conditions_pools_secrets_and_events(kube: KubeApi
     assert _health(running)["rounds"] == {"resources": 1, "stalled": []}
     assert f'dnsdr_database_up{{designatedr="{namespace}/example",region="r1"}} 0.0' in _metrics(running)
     print(f"[operator] RSS {running.rss_mb():.0f} MB watching one resource (peak {running.peak_rss_mb():.0f} MB)")
+
+    # Deleted: the operator stops its rounds and removes its finalizer (the shipped Role's patch suffices).
+    assert get(admin, namespace, "example")["metadata"]["finalizers"] == ["dnsdr.io/finalizer"]
+    client.CustomObjectsApi(admin).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "example")
+
+    def gone() -> bool:
+        try:
+            get(admin, namespace, "example")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+    wait_for(gone, 60, "the resource deleted", running)
+    wait_for(lambda: _health(running)["rounds"] == {"resources": 0, "stalled": []}, 30, "its rounds stopped", running)
+    assert running.alive()
 
 
 def test_pause_ack_and_the_command_line_share_one_record(kube: KubeApi, admin: client.ApiClient, namespace: str,

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,8 +188,10 @@ def test_lab_kill_r1_the_operator_fails_over_and_tells_the_story(setup: tuple[La
         wait_for(condition_is(admin, namespace, NAME, "DNSConverged", "True"), 90, "DNSConverged", proc)
         before = get(admin, namespace, NAME)["status"]
         assert (before["primary"], before["health"]) == ("r1", "healthy")
+        killed = time.monotonic()
         lab.kill("r1")
         wait_for(lambda: _failed_over(admin, namespace), 600, "the failover to r2", proc)
+        took = time.monotonic() - killed
         wait_for(lambda: "FailoverSucceeded" in {r for _, r, _ in events(admin, namespace, NAME)}, 60,
                  "the FailoverSucceeded Event", proc)
         max_rss, peak = sampler.finish()
@@ -222,8 +225,10 @@ def test_lab_kill_r1_the_operator_fails_over_and_tells_the_story(setup: tuple[La
     assert db is not None
     r2 = adapter_for(db).observe()
     assert r2.writable and not r2.is_replica
-    print(f"[operator] RSS while watching the lab and failing over: max {max_rss:.0f} MB sampled, "
-          f"peak {peak:.0f} MB (VmHWM), {len(proc.rss_samples)} samples")
+    seconds = sum(s.get("seconds", 0.0) for s in run["steps"])
+    print(f"[operator] r1 killed -> status says r2 is primary after {took:.1f} s (the run's steps {seconds:.1f} s); "
+          f"RSS while watching the lab and failing over: max {max_rss:.0f} MB sampled, peak {peak:.0f} MB "
+          f"(VmHWM), {len(proc.rss_samples)} samples")
     assert peak <= RSS_LIMIT_MB
 
 
@@ -262,3 +267,4 @@ def test_two_operators_promote_exactly_once(setup: tuple[Lab, dict[str, Any]], k
     assert losers and winners[0] not in losers, "the other one was kept out by the Lease"
     refused = [m for _, r, m in story if r == "NotActing"]
     assert refused and "holds the operation lease" in refused[0]
+    print(f"[operator] two operators: {winners[0].log_path.stem} promoted; the other: {refused[0]}")

@@ -29,9 +29,10 @@ from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, St
 from dnsdr.domain.plan import Step, StepKind
 from dnsdr.domain.spec import DesignateDR, SecretLookup, SecretRef
 from dnsdr.operator import handlers
-from dnsdr.operator.actions import OperatorContext, Watch, run_rounds
+from dnsdr.operator.actions import OperatorContext, RoundThread, Watch, run_rounds
 from dnsdr.operator.status import Event
 from tests.conftest import EXAMPLE
+from tests.support.waiting import eventually
 
 LOG = logging.getLogger("test")
 
@@ -320,5 +321,14 @@ def test_the_kopf_daemon_runs_rounds_in_a_thread_of_their_own_and_stops_them(ctx
     asyncio.run(handlers.watch(body=cast(Any, body()), memo=kopf.Memo(context=ctx),
                                stopped=cast(Any, AsyncStopped(lambda: len(ctx.fake.patches) >= 3)), logger=LOG))
     assert threads == ["dnsdr-designate/example"]
-    assert ctx.controllers[0].closed and ctx.watches == {}
+    assert ctx.controllers[0].closed and ctx.watches == {} and ctx.threads == {}
     assert ctx.metrics.member("designate", "example") is not metrics  # the resource's metrics were dropped
+
+
+def test_at_exit_the_rounds_are_stopped_and_awaited(ctx: FakeContext, events: list[Event]) -> None:
+    ctx.interval = 60.0  # a loop that would otherwise sleep long between rounds
+    rounds = RoundThread(Watch(ctx, sink=lambda e: None), body(), LOG, "dnsdr-designate/example")
+    ctx.threads[("designate", "example")] = rounds
+    rounds.start()
+    assert eventually(lambda: len(ctx.fake.patches) >= 1, timeout=10)
+    assert ctx.stop_rounds(timeout=10) == [] and rounds.done.is_set() and ctx.controllers[0].closed
