@@ -33,7 +33,7 @@ from dnsdr.app.operations import ProgressSink
 from dnsdr.app.settings import KubeState, Settings
 from dnsdr.domain.detection import MonitorView
 from dnsdr.domain.errors import DnsdrError, InvalidInput
-from dnsdr.domain.journal import Journal, StepRecord
+from dnsdr.domain.journal import StepRecord
 from dnsdr.domain.plan import Step
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.spec import DesignateDR, SecretLookup
@@ -219,7 +219,7 @@ class Watch:
         doc = status.round_status(report, resource.spec, controller.policy, generation=resource.generation,
                                   previous=resource.status, journal=journal, serials=self.serials,
                                   swept_at=self.swept_at, monitor_error=self.monitor_error, now=now)
-        self._render_pools(resource, controller, journal)
+        self._render_pools(resource, controller)
         doc["pools"] = self.pools
         self._write(resource, doc)
         for event in (status.decision_event(self.last_verdict, report), status.outcome_event(report,
@@ -231,7 +231,7 @@ class Watch:
         metrics.observe_round(report, controller.policy, resource.spec.policy.max_lag_seconds)
         metrics.observe_journal(journal, now)
 
-    def _render_pools(self, resource: Resource, controller: Controller, journal: Journal | None) -> None:
+    def _render_pools(self, resource: Resource, controller: Controller) -> None:
         """Again whenever the spec or the recorded state changed (a failover, a rejoin), and until it once worked."""
         cluster = controller.store.load_cluster()
         key = (resource.generation, None if cluster is None else (cluster.primary, tuple(cluster.lost),
