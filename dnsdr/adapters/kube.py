@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import time
@@ -22,6 +23,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException, OpenApiException
 from kubernetes.config.config_exception import ConfigException
 
+from dnsdr.adapters.files import SPEC_LIMIT, UnreadableFile, read_text_bounded
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.yaml_text import YamlError, clip, load_yaml
 
@@ -120,6 +122,44 @@ def client_from_kubeconfig(text: str, where: str) -> client.ApiClient:
     except (ConfigException, KeyError, TypeError, ValueError, OSError) as exc:
         raise KubeconfigError(f"{where} is not a usable kubeconfig: {clip(str(exc), 200)}") from None
     return cast(client.ApiClient, made)
+
+
+def context_namespace(text: str) -> str | None:
+    """The namespace of the kubeconfig's current context, if it names one (``text`` is known to parse)."""
+    document = load_yaml(text, "kubeconfig")
+    current = document.get("current-context") if isinstance(document, dict) else None
+    for entry in (document.get("contexts") or []) if isinstance(document, dict) else []:
+        if isinstance(entry, dict) and entry.get("name") == current and isinstance(entry.get("context"), dict):
+            namespace = entry["context"].get("namespace")
+            return str(namespace) if namespace else None
+    return None
+
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def connect(kubeconfig: str | None = None) -> tuple[client.ApiClient, str | None]:
+    """An API client and its default namespace: from the kubeconfig file given, else in a pod its service account,
+    else ``$KUBECONFIG`` (its first file) or ``~/.kube/config``. Nothing is contacted."""
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            raise KubeconfigError(f"cannot use this pod's service account: {clip(str(exc), 200)}") from None
+        try:
+            with open(f"{SERVICE_ACCOUNT_DIR}/namespace", encoding="utf-8") as f:
+                namespace = f.read().strip() or None
+        except OSError:
+            namespace = None
+        return client.ApiClient(configuration), namespace
+    path = kubeconfig or (os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or
+                          os.path.expanduser("~/.kube/config"))
+    try:
+        text = read_text_bounded(path, SPEC_LIMIT, "kubeconfig")
+    except UnreadableFile as exc:
+        raise KubeconfigError(str(exc)) from None
+    return client_from_kubeconfig(text, path), context_namespace(text)
 
 
 def close(api: client.ApiClient) -> None:

@@ -52,6 +52,12 @@ def resolved_values() -> frozenset[str]:
     return frozenset(_RESOLVED)
 
 
+def accept(raw: str, where: str, multiline: bool = False) -> str:
+    """``raw`` checked and stripped by this module's rule, and remembered for scrubbing (for other sources of
+    secret values, such as a Secret read through the Kubernetes API)."""
+    return _remember(checked_value(raw, where, multiline))
+
+
 def _remember(value: str) -> str:
     if len(value) >= 4:
         _RESOLVED.add(value)

@@ -7,7 +7,8 @@ decision (:mod:`dnsdr.domain.detection`) and the automation gate (:mod:`dnsdr.do
 It acts only on region-lost, only when the policy says automatic, with the same failover engine
 and journal as ``dnsdr promote``, under the state store's lease: two controllers, or a controller
 and a person, never act at once. A failover journaled as running when the controller starts (it
-was killed mid-way) is resumed before anything else.
+was killed mid-way) is resumed before anything else. A run that finds the failover already done by
+another holder of the lease (:class:`~dnsdr.engine.errors.Superseded`) is "not acting", not a failure.
 """
 
 from __future__ import annotations
@@ -18,25 +19,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+from dnsdr.adapters.http_json import HttpJsonError, get_json
 from dnsdr.adapters.mysql import Timeouts
 from dnsdr.adapters.state import LockedError, StateStore
+from dnsdr.adapters.state.base import local_holder_dead
 from dnsdr.app.observe import AdapterFactory, DatabaseRow, Observer, default_factory_with
-from dnsdr.app.operations import NothingToDo, OperationRequest, execute, prepare
+from dnsdr.app.operations import NothingToDo, OperationRequest, ProgressSink, execute, prepare
 from dnsdr.app.settings import Settings
 from dnsdr.domain import automation
 from dnsdr.domain.automation import Action, ActionKind, ControlRecord, Policy, SemiSyncSample
 from dnsdr.domain.detection import Decision, DetectorState, MonitorView, Sample, Verdict, decide
 from dnsdr.domain.errors import DnsdrError
-from dnsdr.domain.journal import Journal, Outcome
-from dnsdr.domain.plan import Operation
+from dnsdr.domain.journal import Journal, Outcome, StepRecord
+from dnsdr.domain.plan import Operation, Step
 from dnsdr.domain.replication import ReplicationState
 from dnsdr.domain.spec import DesignateDR, FailoverMode
+from dnsdr.domain.witness import MonitorUnavailable, parse_verdict
+from dnsdr.engine.errors import Superseded
 
 log = logging.getLogger("dnsdr.controller")
 
 # What the monitor says now: per-region views (None when it did not answer), and why not.
 MonitorSource = Callable[[], tuple[dict[str, MonitorView] | None, str]]
 FailoverRunner = Callable[[str], str]
+
+
+def monitor_url(spec: DesignateDR, given: str | None = None) -> str | None:
+    """The monitor's /verdict: ``given``, else the monitor region's endpoint in the spec (None: no monitor)."""
+    if given:
+        return given
+    if spec.monitor_region is None:
+        return None
+    where = spec.region(spec.monitor_region).monitor
+    return None if where is None else f"http://{where}/verdict"
+
+
+def monitor_source(url: str | None, interval: float) -> MonitorSource:
+    """Reads the monitor's verdict each round, waiting at most one interval (0.5-3 s)."""
+    def fetch() -> tuple[dict[str, MonitorView] | None, str]:
+        if url is None:
+            return None, "no monitor configured (spec.monitor and the monitor region's endpoint)"
+        try:
+            return parse_verdict(get_json(url, timeout=max(0.5, min(interval, 3.0))), time.time()), ""
+        except (HttpJsonError, MonitorUnavailable) as exc:
+            return None, str(exc)
+    return fetch
 
 
 @dataclass(frozen=True)
@@ -76,7 +103,8 @@ class Controller:
     """Holds what must live across rounds: database adapters, the detector state, the store."""
 
     def __init__(self, spec: DesignateDR, settings: Settings, monitor: MonitorSource,
-                 clock: Callable[[], float] = time.time, observer: Observer | None = None) -> None:
+                 clock: Callable[[], float] = time.time, observer: Observer | None = None,
+                 on_step: ProgressSink | None = None) -> None:
         self.spec = spec
         self.settings = settings
         self.store: StateStore = settings.store(spec)
@@ -85,6 +113,7 @@ class Controller:
         self.observer = observer or Observer(spec, settings.resolver, round_factory(spec.policy.probe_interval_seconds))
         self.detector = DetectorState()
         self.policy = policy_of(spec)
+        self.on_step = on_step  # told of every failover step as it starts and ends (the operator's Events)
 
     # ------------------------------------------------------------ observe
 
@@ -145,26 +174,44 @@ class Controller:
             return None
         return journal
 
+    def _held_elsewhere(self) -> str | None:
+        """Who holds the operation lease now, if anyone alive does: then preparing a run (assessing the lost region,
+        a preflight with designate-manage) is wasted work beside the holder's. Only a shortcut: acquiring the lease
+        by compare-and-swap is what keeps two runs apart."""
+        lease = self.store.current_lease()
+        if lease is None or not lease.live(self.clock()) or local_holder_dead(lease.holder):
+            return None
+        return (f"another dnsdr run ({lease.holder}) holds the operation lease (token {lease.token}) for "
+                f"{lease.expires_at - self.clock():.0f} s more")
+
     def failover(self, candidate: str) -> tuple[str, Journal | None]:
         """Run (or resume) the failover to ``candidate`` like `dnsdr promote`; what happened, and its journal."""
+        if (holder := self._held_elsewhere()) is not None:
+            raise LockedError(holder)
         prepared = prepare(self.spec, OperationRequest(Operation.FAILOVER, candidate), self.store,
                            self.settings.resolver)
         if isinstance(prepared, NothingToDo):
             return prepared.message, None
         try:
-            result = execute(prepared, on_event=_log_step)
+            result = execute(prepared, on_event=self._step)
         finally:
             prepared.close()
         journal = result.journal
         return (f"failover {prepared.plan.from_region} -> {candidate} succeeded (run {journal.run_id}, "
                 f"epoch {journal.epoch})"), journal
 
+    def _step(self, event: str, step: Step, record: StepRecord) -> None:
+        _log_step(event, step, record)
+        if self.on_step is not None:
+            self.on_step(event, step, record)
+
     def _act(self, now: float, action: Action, candidate: str | None) -> tuple[str, Journal | None]:
         if action.kind is not ActionKind.FAILOVER or candidate is None:
             return "", None
         try:
             outcome, journal = self.failover(candidate)
-        except LockedError as exc:
+        except (LockedError, Superseded) as exc:  # another run holds the lease, or already did it
+            log.warning("not acting: %s", exc)
             return f"not acting: {exc}", None
         except DnsdrError as exc:
             error = str(exc)

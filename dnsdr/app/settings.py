@@ -2,7 +2,10 @@
 
 The spec path comes from ``-c``, else ``$DNSDR_CONFIG``, else ``/etc/dnsdr/designatedr.yaml``.
 Secrets referenced by ``secretKeyRef`` are read from ``--secrets-dir``, else ``$DNSDR_SECRETS_DIR``,
-else ``/etc/dnsdr/secrets`` (the layout of a mounted Kubernetes Secret).
+else ``/etc/dnsdr/secrets`` (the layout of a mounted Kubernetes Secret), unless a front end gives
+its own lookup (the operator reads them through the API). The state lives in a directory, or in a
+Kubernetes namespace (``kube``): there a person's ``dnsdr`` and the operator share one journal and
+one lease.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client
+
 from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.files import SPEC_LIMIT, read_stream_bounded, read_text_bounded
 from dnsdr.adapters.secrets import resolve
 from dnsdr.adapters.state import DEFAULT_STATE_DIR, FileStateStore, StateStore
+from dnsdr.adapters.state.kubernetes import KubernetesStateStore
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.spec import DesignateDR, SecretLookup
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
@@ -85,15 +91,31 @@ def load_spec(path: str) -> DesignateDR:
 
 
 @dataclass(frozen=True)
+class KubeState:
+    """The state store in a Kubernetes namespace, reached through ``api``."""
+
+    api: client.ApiClient
+    namespace: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """What every use case needs besides the spec: where the state lives and how secrets resolve."""
 
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     secrets_dir: Path | None = None
+    kube: KubeState | None = None  # the state in Kubernetes instead of state_dir
+    lookup: SecretLookup | None = None  # instead of files under secrets_dir
 
     @property
     def resolver(self) -> SecretLookup:
-        return partial(resolve, directory=self.secrets_dir)
+        return self.lookup or partial(resolve, directory=self.secrets_dir)
+
+    @property
+    def state_location(self) -> str:
+        return f"Kubernetes namespace {self.kube.namespace}" if self.kube else str(self.state_dir)
 
     def store(self, spec: DesignateDR) -> StateStore:
+        if self.kube is not None:
+            return KubernetesStateStore(self.kube.api, self.kube.namespace, spec.name)
         return FileStateStore(self.state_dir, spec.name)

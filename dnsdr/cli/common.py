@@ -18,8 +18,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from dnsdr.adapters import kube
 from dnsdr.adapters.secrets import SECRETS_ENV
-from dnsdr.app.settings import STATE_ENV, Settings, config_path, load_spec, state_dir
+from dnsdr.app.settings import STATE_ENV, KubeState, Settings, config_path, load_spec, state_dir
 from dnsdr.domain.errors import DnsdrError, IncompleteError, InvalidInput, RefusedError
 from dnsdr.domain.spec import DesignateDR
 
@@ -98,11 +99,48 @@ def config_option(func: F) -> F:
     )(func)
 
 
+STORE_ENV = "DNSDR_STATE_STORE"
+NAMESPACE_ENV = "DNSDR_NAMESPACE"
+_STORE_KEY = "dnsdr.state_store"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"{_STORE_KEY}.{param.name}"] = value
+    return value
+
+
 def state_dir_option(func: F) -> F:
-    return click.option(
-        "--state-dir", metavar="DIR", envvar=STATE_ENV,
-        help=f"Where the journal, lease, history and cluster record live [${STATE_ENV}, default /var/lib/dnsdr].",
-    )(func)
+    """Where the state lives: ``--state-dir`` (the file store), or ``--state-store kubernetes`` with ``--kubeconfig``
+    and ``--namespace``, the store the operator uses. The last three reach :func:`spec_and_settings` through the
+    click context, so no command has to pass them on."""
+    for option in (
+        click.option("--namespace", metavar="NS", envvar=NAMESPACE_ENV, expose_value=False, callback=_remember,
+                     help=f"With --state-store kubernetes: the namespace of the state [${NAMESPACE_ENV}, default "
+                          "the spec's metadata.namespace, else the kubeconfig context's]."),
+        click.option("--kubeconfig", metavar="FILE", expose_value=False, callback=_remember,
+                     type=click.Path(dir_okay=False),
+                     help="With --state-store kubernetes: the cluster to use [default: in a pod its service "
+                          "account, else $KUBECONFIG or ~/.kube/config]."),
+        click.option("--state-store", type=click.Choice(["file", "kubernetes"]), default="file", show_default=True,
+                     envvar=STORE_ENV, expose_value=False, callback=_remember,
+                     help=f"Keep the state in --state-dir, or in Kubernetes, shared with the operator [${STORE_ENV}]."),
+        click.option("--state-dir", metavar="DIR", envvar=STATE_ENV,
+                     help=f"Where the journal, lease, history and cluster record live [${STATE_ENV}, "
+                          "default /var/lib/dnsdr]."),
+    ):
+        func = option(func)
+    return func
+
+
+def _kube_state(spec: DesignateDR) -> KubeState | None:
+    """The Kubernetes state store the command line asked for, if it did."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    if meta.get(f"{_STORE_KEY}.state_store", "file") != "kubernetes":
+        return None
+    api, context_namespace = kube.connect(meta.get(f"{_STORE_KEY}.kubeconfig"))
+    namespace = meta.get(f"{_STORE_KEY}.namespace") or spec.namespace or context_namespace or "default"
+    return KubeState(api, namespace)
 
 
 def output_option(func: F) -> F:
@@ -119,7 +157,8 @@ def spec_and_settings(config: str | None, secrets_dir: str | None,
     except InvalidInput as exc:  # nothing given and nothing at the default place: a usage error
         raise click.UsageError(str(exc)) from None
     spec = load_spec(path)
-    return path, spec, Settings(state_dir=state_dir(state), secrets_dir=Path(secrets_dir) if secrets_dir else None)
+    return path, spec, Settings(state_dir=state_dir(state), secrets_dir=Path(secrets_dir) if secrets_dir else None,
+                                kube=_kube_state(spec))
 
 
 def echo_json(data: Any) -> None:

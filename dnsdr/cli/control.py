@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import signal
-import time
 from types import FrameType
 
 import click
 
-from dnsdr.adapters.http_json import HttpJsonError, get_json
-from dnsdr.app.control import Controller, MonitorSource, acknowledge, pause, resume
+from dnsdr.app.control import Controller, acknowledge, monitor_source, monitor_url, pause, resume
 from dnsdr.cli.common import Command, config_option, echo_json, spec_and_settings, state_dir_option
 from dnsdr.controller.service import ControllerService
-from dnsdr.domain.detection import MonitorView
 from dnsdr.domain.errors import InvalidInput
-from dnsdr.domain.spec import DesignateDR, Endpoint
-from dnsdr.domain.witness import MonitorUnavailable, parse_verdict
+from dnsdr.domain.spec import Endpoint
 
 
 def _endpoint(text: str) -> Endpoint:
@@ -23,26 +19,6 @@ def _endpoint(text: str) -> Endpoint:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidInput(f"--listen must be HOST:PORT, got {text!r}")
     return Endpoint(host.strip("[]") or "127.0.0.1", int(port))
-
-
-def monitor_url(spec: DesignateDR, given: str | None) -> str | None:
-    if given:
-        return given
-    if spec.monitor_region is None:
-        return None
-    where = spec.region(spec.monitor_region).monitor
-    return None if where is None else f"http://{where}/verdict"
-
-
-def monitor_source(url: str | None, interval: float) -> MonitorSource:
-    def fetch() -> tuple[dict[str, MonitorView] | None, str]:
-        if url is None:
-            return None, "no monitor configured (spec.monitor and the monitor region's endpoint)"
-        try:
-            return parse_verdict(get_json(url, timeout=max(0.5, min(interval, 3.0))), time.time()), ""
-        except (HttpJsonError, MonitorUnavailable) as exc:
-            return None, str(exc)
-    return fetch
 
 
 @click.command("run", cls=Command)

@@ -49,7 +49,7 @@ def history_command(config: str | None, secrets_dir: str | None, state_dir: str 
         echo_json([_summary(j) for j in runs])
         return
     if not runs:
-        click.echo(f"no finished runs of {spec.name} in {settings.state_dir}")
+        click.echo(f"no finished runs of {spec.name} in {settings.state_location}")
         return
     for j in runs:
         total = "-" if j.finished_at is None else f"{j.finished_at - j.started_at:.2f} s"
@@ -82,7 +82,7 @@ def abandon_command(config: str | None, secrets_dir: str | None, state_dir: str 
     store = settings.store(spec)
     current = unfinished(store)
     if current is None:
-        fail(f"no unfinished run is journaled in {settings.state_dir}")
+        fail(f"no unfinished run is journaled in {settings.state_location}")
     done = [s.name for s in current.steps if s.status.value in ("done", "skipped")]
     click.echo(f"unfinished: {current.operation} {current.from_region}->{current.to_region} (run {current.run_id}), "
                f"{current.outcome.value}; steps in effect: {', '.join(done) or 'none'}")

@@ -54,3 +54,12 @@ def configure(verbose: int, debug: bool, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def include(name: str) -> None:
+    """Send another library's logger (kopf's, in the operator) through dnsdr's handler, format and level."""
+    ours = logging.getLogger("dnsdr")
+    theirs = logging.getLogger(name)
+    theirs.handlers[:] = list(ours.handlers)
+    theirs.setLevel(ours.level)
+    theirs.propagate = False

@@ -12,6 +12,7 @@ from dnsdr.cli.history import history_command, journal
 from dnsdr.cli.lab import lab
 from dnsdr.cli.monitor import monitor
 from dnsdr.cli.operations import promote, rejoin, switchover
+from dnsdr.cli.operator import operator_command
 from dnsdr.cli.pools import pools
 from dnsdr.cli.serials import serials
 from dnsdr.cli.spec import spec
@@ -37,7 +38,7 @@ def cli(verbose: int, debug: bool, log_format: str) -> None:
 
 
 for command in (status, serials, pools, spec, promote, switchover, rejoin, divergence_command, history_command, journal,
-                run_command, pause_command, resume_command, ack_command, monitor, lab):
+                run_command, pause_command, resume_command, ack_command, monitor, operator_command, lab):
     cli.add_command(command)
 
 

@@ -18,9 +18,10 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dnsdr.app.control import Controller, RoundReport
+from dnsdr.app.metrics import ControllerMetrics
 from dnsdr.app.observe import SerialSummary
-from dnsdr.controller.metrics import ControllerMetrics
 from dnsdr.domain.automation import cooldown_until
+from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.spec import Endpoint
 
 log = logging.getLogger("dnsdr.controller")
@@ -57,7 +58,11 @@ class ControllerService:
         finally:
             self.state.round_started_at = None
         self.state.last, self.state.last_finished_at, self.state.error = report, time.time(), ""
-        self.metrics.observe_round(report, self.controller.policy)
+        self.metrics.observe_round(report, self.controller.policy, self.controller.spec.policy.max_lag_seconds)
+        try:
+            self.metrics.observe_journal(self.controller.store.load_journal(), time.time())
+        except DnsdrError as exc:  # the round itself read the store; a later failure only costs this gauge
+            log.warning("cannot read the journal for the metrics: %s", exc)
         if time.monotonic() - self._last_sweep >= self.sweep_every:
             self._last_sweep = time.monotonic()
             t0 = time.monotonic()

@@ -200,10 +200,13 @@ class Node:
             self.problems.add(self.child_path(key), "is required")
         return node
 
-    def items(self) -> list[Node]:
+    def items(self, limit: int | None = None) -> list[Node]:
+        """The list's items; more than ``limit`` is a problem (every item is still read, for its own problems)."""
         if not isinstance(self.value, list):
             self.problems.add(self.path, f"must be a list, got {_kind(self.value)}")
             return []
+        if limit is not None and len(self.value) > limit:
+            self.problems.add(self.path, f"must list at most {limit} items, got {len(self.value)}")
         return [Node(v, f"{self.path}[{i}]", self.problems) for i, v in enumerate(self.value)]
 
     def fail(self, message: str | None) -> bool:

@@ -17,6 +17,15 @@ from typing import Any
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.fields import NAME, Node, Problems, host_key, quote, shorten
 from dnsdr.domain.spec import API_VERSION, KIND, BackendKind, DesignateDR, FailoverMode, PolicySpec, PoolSpec
+from dnsdr.domain.spec_keys import (
+    DOCUMENT_KEYS,
+    MAX_ITEMS,
+    MONITOR_KEYS,
+    POLICY_KEYS,
+    POLICY_LIMITS,
+    SPEC_KEYS,
+    SURVIVING_BACKENDS,
+)
 from dnsdr.domain.spec_pool import read_pool
 from dnsdr.domain.spec_region import RegionDraft, read_region
 
@@ -33,7 +42,7 @@ def parse_designatedr(document: Any, kinds: Mapping[str, BackendKind]) -> Design
     """The valid spec in ``document``; backends may be of any type in ``kinds`` (the drivers' declarations)."""
     problems = Problems()
     root = Node(document, "", problems)
-    if not root.mapping({"apiVersion", "kind", "metadata", "spec", "status"}):
+    if not root.mapping(set(DOCUMENT_KEYS)):
         raise SpecError(list(problems))
     api = root.require("apiVersion")
     if api is not None and api.value != API_VERSION:
@@ -60,11 +69,10 @@ def _metadata(node: Node | None) -> tuple[str, str | None]:
 
 
 def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, BackendKind]) -> DesignateDR | None:
-    allowed = {"primaryRegion", "regions", "pool", "monitor", "policy"}
-    if not node.mapping(allowed):
+    if not node.mapping(set(SPEC_KEYS)):
         return None
     regions_node = node.require("regions")
-    region_nodes = regions_node.items() if regions_node else []
+    region_nodes = regions_node.items(MAX_ITEMS["regions"]) if regions_node else []
     drafts = [read_region(r, i, kinds) for i, r in enumerate(region_nodes)]
     pool_node = node.get("pool")
     pool = read_pool(pool_node) if pool_node else PoolSpec()
@@ -72,7 +80,7 @@ def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, Back
     policy = _policy(policy_node) if policy_node else PolicySpec()
     monitor_region = None
     monitor_node = node.get("monitor")
-    if monitor_node is not None and monitor_node.mapping({"region"}):
+    if monitor_node is not None and monitor_node.mapping(set(MONITOR_KEYS)):
         region_node = monitor_node.require("region")
         monitor_region = region_node.string() if region_node else None
     primary_node = node.require("primaryRegion")
@@ -182,33 +190,32 @@ def _check_region_addresses_disjoint(problems: Problems, drafts: list[RegionDraf
 
 
 def _policy(node: Node) -> PolicySpec | None:
-    allowed = {"failover", "probeIntervalSeconds", "consecutiveFailures", "maxLagSeconds",
-               "cooldownSeconds", "semiSyncRequired", "relayLogTimeoutSeconds", "acceptDataLoss",
-               "survivingBackends"}
-    if not node.mapping(allowed):
+    if not node.mapping(set(POLICY_KEYS)):
         return None
     before = len(node.problems.items)
     default = PolicySpec()
     f = node.get("failover")
     mode = f.choice(tuple(m.value for m in FailoverMode)) if f else default.failover.value
 
-    def num(key: str, low: float, high: float, fallback: float) -> float:
+    def num(key: str, fallback: float) -> float:
         n = node.get(key)
-        got = n.number(low, high) if n else fallback
+        limit = POLICY_LIMITS[key]
+        got = n.number(limit.low, limit.high) if n else fallback
         return fallback if got is None else got
 
-    interval = num("probeIntervalSeconds", 0.1, 3600, default.probe_interval_seconds)
-    lag = num("maxLagSeconds", 0, 86400, default.max_lag_seconds)
-    cooldown = num("cooldownSeconds", 0, 30 * 86400, default.cooldown_seconds)
-    relay = num("relayLogTimeoutSeconds", 1, 3600, default.relay_log_timeout_seconds)
+    interval = num("probeIntervalSeconds", default.probe_interval_seconds)
+    lag = num("maxLagSeconds", default.max_lag_seconds)
+    cooldown = num("cooldownSeconds", default.cooldown_seconds)
+    relay = num("relayLogTimeoutSeconds", default.relay_log_timeout_seconds)
     c = node.get("consecutiveFailures")
-    failures = c.integer(1, 100) if c else default.consecutive_failures
+    failures_limit = POLICY_LIMITS["consecutiveFailures"]
+    failures = c.integer(int(failures_limit.low), int(failures_limit.high)) if c else default.consecutive_failures
     s = node.get("semiSyncRequired")
     semi = s.boolean() if s else default.semi_sync_required
     a = node.get("acceptDataLoss")
     loss = a.boolean() if a else default.accept_data_loss
     sb = node.get("survivingBackends")
-    surviving = sb.choice(("keep", "fence")) if sb else default.surviving_backends
+    surviving = sb.choice(SURVIVING_BACKENDS) if sb else default.surviving_backends
     if len(node.problems.items) != before or mode is None or failures is None or semi is None or loss is None \
             or surviving is None:
         return None

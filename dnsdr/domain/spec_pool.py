@@ -11,6 +11,7 @@ import re
 
 from dnsdr.domain.fields import Node, fqdn_problem, quote, shorten, text_problem
 from dnsdr.domain.spec import Endpoint, NsRecord, PoolSpec
+from dnsdr.domain.spec_keys import DNS_PORT, MAX_ATTRIBUTES, MAX_ITEMS, NS_PRIORITY, NS_RECORD_KEYS, POOL_KEYS
 from dnsdr.domain.spec_region import check_distinct, endpoint
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -21,7 +22,7 @@ ATTRIBUTE_LIMIT = 50
 
 def read_pool(node: Node) -> PoolSpec | None:
     """The pool, or None when any part of it had a problem (each one reported)."""
-    if not node.mapping({"name", "id", "description", "attributes", "nsRecords", "alsoNotifies"}):
+    if not node.mapping(set(POOL_KEYS)):
         return None
     before = len(node.problems)
     name_node = node.get("name")
@@ -37,7 +38,7 @@ def read_pool(node: Node) -> PoolSpec | None:
     ns_records = _ns_records(node)
     also: list[Endpoint | None] = []
     if (an := node.get("alsoNotifies")) is not None:
-        also = [endpoint(x, 53, pool=True) for x in an.items()]
+        also = [endpoint(x, DNS_PORT, pool=True) for x in an.items(MAX_ITEMS["alsoNotifies"])]
         check_distinct(an, also, "also-notify target")
     if len(node.problems) != before or name is None:
         return None
@@ -56,6 +57,8 @@ def _attributes(node: Node | None) -> list[tuple[str, str]]:
     attributes: list[tuple[str, str]] = []
     if node is None or not node.mapping():
         return attributes
+    if len(node.value) > MAX_ATTRIBUTES:
+        node.fail(f"must hold at most {MAX_ATTRIBUTES} attributes, got {len(node.value)}")
     for key, value in node.value.items():
         item = Node(value, node.child_path(key), node.problems)
         if not isinstance(key, str) or not key:
@@ -82,18 +85,18 @@ def _ns_records(pool: Node) -> list[NsRecord]:
     if ns is None:
         pool.problems.add(pool.child_path("nsRecords"), "must list at least one NS record")
         return records
-    items = ns.items()
+    items = ns.items(MAX_ITEMS["nsRecords"])
     if isinstance(ns.value, list) and not items:
         ns.fail("must list at least one NS record")
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        if not item.mapping({"hostname", "priority"}):
+        if not item.mapping(set(NS_RECORD_KEYS)):
             continue
         h, p = item.require("hostname"), item.require("priority")
         hostname = h.string() if h else None
         if h is not None and hostname is not None and h.fail(fqdn_problem(hostname)):
             hostname = None
-        priority = p.integer(1, 10000) if p else None
+        priority = p.integer(int(NS_PRIORITY.low), int(NS_PRIORITY.high)) if p else None
         if hostname is None or priority is None:
             continue
         first = seen.setdefault(hostname.lower(), i)

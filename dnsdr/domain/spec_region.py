@@ -26,6 +26,26 @@ from dnsdr.domain.spec import (
     SecretRef,
     ServiceControl,
 )
+from dnsdr.domain.spec_keys import (
+    BACKEND_COMMON_KEYS,
+    COMMAND_NAMES,
+    CONFIG_KEY_REF_KEYS,
+    CONTROL_KEYS,
+    DATABASE_KEYS,
+    DATABASE_PORT,
+    DESIGNATE_KEYS,
+    DNS_PORT,
+    ENDPOINT_KEYS,
+    KEY_REF_KEYS,
+    KUBE_CONTROL_KEYS,
+    MAX_ITEMS,
+    MDNS_PORT,
+    PORT,
+    REGION_KEYS,
+    REQUIRED_COMMANDS,
+    SCHEMED_ENDPOINT_KEYS,
+    SECRET_REF_KEYS,
+)
 
 ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
@@ -34,7 +54,6 @@ CONTROL_DRIVERS = ("command", "kubernetes")
 DESIGNATE_SERVICES = ("api", "central", "worker", "producer", "mdns")
 # A Secret or ConfigMap name: a DNS subdomain.
 SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
-COMMAND_NAMES = ("start", "stop", "restart", "repoint", "status")
 # Designate stores pool target options in VARCHAR(255) columns.
 OPTION_LIMIT = 255
 
@@ -64,8 +83,7 @@ class RegionDraft:
 
 def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind]) -> RegionDraft | None:
     """The draft of one region; None when it is not even a mapping (already reported)."""
-    allowed = {"name", "database", "designate", "backends", "nameservers", "monitor"}
-    if not node.mapping(allowed):
+    if not node.mapping(set(REGION_KEYS)):
         return None
     name_node = node.require("name")
     name = name_node.string(NAME, "region name") if name_node else None
@@ -74,9 +92,9 @@ def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind]) -> Reg
     des_node = node.get("designate")
     designate = _designate(des_node) if des_node else None
     backends_node = node.get("backends")
-    backends = [_backend(b, kinds) for b in backends_node.items()] if backends_node else []
+    backends = [_backend(b, kinds) for b in backends_node.items(MAX_ITEMS["backends"])] if backends_node else []
     ns_node = node.get("nameservers")
-    nameservers = [endpoint(n, 53, pool=True) for n in ns_node.items()] if ns_node else []
+    nameservers = [endpoint(n, DNS_PORT, pool=True) for n in ns_node.items(MAX_ITEMS["nameservers"])] if ns_node else []
     if ns_node is not None:
         check_distinct(ns_node, nameservers, "nameserver")
     mon_node = node.get("monitor")
@@ -116,7 +134,7 @@ def endpoint(node: Node | None, default_port: int | None = None, check_keys: boo
     """
     if node is None:
         return None
-    if not node.mapping({"host", "port"} if check_keys else None):
+    if not node.mapping(set(ENDPOINT_KEYS) if check_keys else None):
         return None
     host_node = node.require("host")
     host = None
@@ -126,7 +144,7 @@ def endpoint(node: Node | None, default_port: int | None = None, check_keys: boo
     if port_node is None and default_port is None:
         node.require("port")
         return None
-    port = port_node.integer(1, 65535) if port_node else default_port
+    port = port_node.integer(int(PORT.low), int(PORT.high)) if port_node else default_port
     if host is None or port is None:
         return None
     return Endpoint(host, port)
@@ -135,9 +153,9 @@ def endpoint(node: Node | None, default_port: int | None = None, check_keys: boo
 def _secret_ref(node: Node | None, multiline: bool = False) -> SecretRef | None:
     if node is None:
         return None
-    if not node.mapping({"secretKeyRef", "file", "env"}):
+    if not node.mapping(set(SECRET_REF_KEYS)):
         return None
-    given = [k for k in ("secretKeyRef", "file", "env") if node.get(k) is not None]
+    given = [k for k in SECRET_REF_KEYS if node.get(k) is not None]
     if len(given) != 1:
         node.problems.add(node.path, "must name exactly one of secretKeyRef, file, env")
         return None
@@ -152,7 +170,7 @@ def _secret_ref(node: Node | None, multiline: bool = False) -> SecretRef | None:
         return SecretRef(env=var, multiline=multiline) if var else None
     ref = node.get("secretKeyRef")
     assert ref is not None
-    if not ref.mapping({"name", "key"}):
+    if not ref.mapping(set(KEY_REF_KEYS)):
         return None
     n, k = ref.require("name"), ref.require("key")
     name = n.string(NAME, "Secret name") if n else None
@@ -163,13 +181,11 @@ def _secret_ref(node: Node | None, multiline: bool = False) -> SecretRef | None:
 
 
 def _database(node: Node) -> DatabaseSpec | None:
-    allowed = {"flavour", "host", "port", "user", "passwordRef", "replicationUser",
-               "replicationPasswordRef", "schema"}
-    if not node.mapping(allowed):
+    if not node.mapping(set(DATABASE_KEYS)):
         return None
     flavour_node = node.require("flavour")
     flavour = flavour_node.choice(tuple(f.value for f in DatabaseFlavour)) if flavour_node else None
-    address = endpoint(node, 3306, check_keys=False)
+    address = endpoint(node, DATABASE_PORT, check_keys=False)
     user_node = node.require("user")
     user = user_node.string() if user_node else None
     password = _secret_ref(node.require("passwordRef"))
@@ -185,25 +201,26 @@ def _database(node: Node) -> DatabaseSpec | None:
 
 
 def _designate(node: Node) -> DesignateSpec | None:
-    if not node.mapping({"api", "mdns", "notifySources", "control", "manageCommand"}):
+    if not node.mapping(set(DESIGNATE_KEYS)):
         return None
     api_node = node.require("api")
     api = None
     scheme = "http"
-    if api_node is not None and api_node.mapping({"host", "port", "scheme"}):
+    if api_node is not None and api_node.mapping(set(SCHEMED_ENDPOINT_KEYS)):
         scheme_node = api_node.get("scheme")
         scheme = (scheme_node.choice(("http", "https")) or "http") if scheme_node else "http"
         stripped = {k: v for k, v in api_node.value.items() if k != "scheme"}
         api = endpoint(Node(stripped, api_node.path, api_node.problems))
     mdns_node = node.require("mdns")
-    mdns = [endpoint(m, 5354, pool=True) for m in mdns_node.items()] if mdns_node else []
+    mdns = [endpoint(m, MDNS_PORT, pool=True) for m in mdns_node.items(MAX_ITEMS["mdns"])] if mdns_node else []
     if mdns_node is not None and isinstance(mdns_node.value, list) and not mdns:
         node.problems.add(mdns_node.path, "must list at least one mdns endpoint")
     sources_node = node.get("notifySources")
-    sources = [s.host() for s in sources_node.items()] if sources_node else []
+    sources = [s.host() for s in sources_node.items(MAX_ITEMS["notifySources"])] if sources_node else []
     control = _control(node.require("control"))
     manage_node = node.get("manageCommand")
-    manage: list[str | None] = [m.string() for m in manage_node.items()] if manage_node else ["designate-manage"]
+    manage: list[str | None] = ([m.string() for m in manage_node.items(MAX_ITEMS["manageCommand"])] if manage_node
+                                 else ["designate-manage"])
     if api is None or control is None or None in mdns or None in sources or None in manage or not mdns:
         return None
     return DesignateSpec(
@@ -217,8 +234,8 @@ def _designate(node: Node) -> DesignateSpec | None:
 
 
 def _control(node: Node | None) -> ServiceControl | None:
-    kube_keys = ("kubeconfigRef", "deploymentName", "databaseConnection")
-    if node is None or not node.mapping({"driver", "commands", "namespace", *kube_keys}):
+    kube_keys = KUBE_CONTROL_KEYS
+    if node is None or not node.mapping(set(CONTROL_KEYS)):
         return None
     driver_node = node.require("driver")
     driver = driver_node.choice(CONTROL_DRIVERS) if driver_node else None
@@ -233,7 +250,7 @@ def _control(node: Node | None) -> ServiceControl | None:
             if value:
                 commands.append((key, value))
     if driver == "command" and (cmds_node is None or isinstance(cmds_node.value, Mapping)):
-        for key in ("stop", "start", "repoint"):
+        for key in REQUIRED_COMMANDS:
             if key not in dict(commands) and (cmds_node is None or cmds_node.get(key) is None):
                 node.problems.add(f"{node.path}.commands.{key}", "is required by the command driver")
     if driver == "command":
@@ -283,7 +300,7 @@ def _deployment_ok(template: str, service: str) -> bool:
 
 def _config_key_ref(node: Node) -> ConfigKeyRef | None:
     """``{secretKeyRef: {name, key}}`` or ``{configMapKeyRef: {name, key}}``, as a container's env names them."""
-    kinds = {"secretKeyRef": "Secret", "configMapKeyRef": "ConfigMap"}
+    kinds = dict(zip(CONFIG_KEY_REF_KEYS, ("Secret", "ConfigMap"), strict=True))
     if not node.mapping(set(kinds)):
         return None
     given = [k for k in kinds if node.get(k) is not None]
@@ -292,7 +309,7 @@ def _config_key_ref(node: Node) -> ConfigKeyRef | None:
         return None
     ref = node.get(given[0])
     assert ref is not None
-    if not ref.mapping({"name", "key"}):
+    if not ref.mapping(set(KEY_REF_KEYS)):
         return None
     n, k = ref.require("name"), ref.require("key")
     name = n.string(SUBDOMAIN, f"{kinds[given[0]]} name") if n else None
@@ -311,10 +328,10 @@ def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None
     if kind_name is None:
         return None
     kind = kinds[kind_name]
-    node.mapping({"type", "name", "dns", kind.control_key, kind.credential_key, *kind.settings})
+    node.mapping({*BACKEND_COMMON_KEYS, kind.control_key, kind.credential_key, *kind.settings})
     name_node = node.require("name")
     name = name_node.string(NAME, "backend name") if name_node else None
-    dns = endpoint(node.require("dns"), 53, pool=True)
+    dns = endpoint(node.require("dns"), DNS_PORT, pool=True)
     control, scheme = _control_endpoint(node.require(kind.control_key), kind)
     credential = _secret_ref(node.require(kind.credential_key))
     settings: list[tuple[str, str]] = []
@@ -348,7 +365,7 @@ def _control_endpoint(node: Node | None, kind: BackendKind) -> tuple[Endpoint | 
         return None, ""
     if not kind.schemes:
         return endpoint(node, kind.control_port), ""
-    if not node.mapping({"host", "port", "scheme"}):
+    if not node.mapping(set(SCHEMED_ENDPOINT_KEYS)):
         return None, ""
     scheme_node = node.get("scheme")
     scheme = (scheme_node.choice(kind.schemes) or kind.schemes[0]) if scheme_node else kind.schemes[0]

@@ -22,5 +22,9 @@ class EngineError(NeedsOperator):
     """The engine cannot be set up (a credential, a driver, a plan that does not fit the journal)."""
 
 
+class Superseded(EngineError):
+    """Another run changed the recorded primary since this operation was planned: it must not run again."""
+
+
 class Skip(Exception):
     """The step does not apply (e.g. the server to fence is unreachable); the reason is journaled."""

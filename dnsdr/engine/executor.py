@@ -21,7 +21,7 @@ from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, St
 from dnsdr.domain.plan import Operation, Plan, Step, StepKind
 from dnsdr.domain.safety import Force
 from dnsdr.engine.context import RunContext
-from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
+from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed, Superseded
 
 # Fault injection for the crash-resume tests: "after-act:<step>" or "after-done:<step>".
 CRASH_ENV = "DNSDR_FAULT_CRASH"
@@ -113,7 +113,7 @@ class Executor:
             return
         cluster = self.store.load_cluster()
         if cluster is not None and cluster.primary != self.plan.from_region:
-            raise EngineError(f"the recorded primary is now {cluster.primary}, not {self.plan.from_region} as when "
+            raise Superseded(f"the recorded primary is now {cluster.primary}, not {self.plan.from_region} as when "
                               f"this {self.plan.operation.value} was planned; nothing was changed")
 
     def run(self) -> RunResult:

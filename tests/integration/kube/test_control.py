@@ -39,7 +39,7 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(3600)  # the session fixture may have to build kube-apiserver first
 
-RBAC = "manifests/base/rbac-control.yaml"
+RBAC = "manifests/designate/rbac-control.yaml"
 REPLICAS = {"api": 2, "central": 1, "worker": 3, "producer": 1, "mdns": 2}
 CONF = """[DEFAULT]
 debug = False

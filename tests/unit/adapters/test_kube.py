@@ -3,6 +3,8 @@ without contacting anything and without quoting the kubeconfig in an error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dnsdr.adapters import kube
@@ -47,3 +49,18 @@ def test_a_bad_kubeconfig_is_named_and_never_quoted(text: str, message: str) -> 
         kube.client_from_kubeconfig(text, "secret k/kubeconfig")
     assert str(refused.value) == message
     assert "T0ken" not in str(refused.value)
+
+
+def test_the_current_contexts_namespace_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert kube.context_namespace(KUBECONFIG) is None
+    named = KUBECONFIG.replace("context: {cluster: r, user: u}", "context: {cluster: r, user: u, namespace: dr}")
+    assert kube.context_namespace(named) == "dr"
+    path = tmp_path / "config"
+    path.write_text(named)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", f"{path}:{tmp_path / 'other'}")  # the first file of the list
+    api_client, namespace = kube.connect()
+    assert (api_client.configuration.host, namespace) == ("https://10.9.9.9:6443", "dr")
+    kube.close(api_client)
+    with pytest.raises(kube.KubeconfigError, match=f"cannot read kubeconfig {tmp_path}/none: no such file"):
+        kube.connect(str(tmp_path / "none"))

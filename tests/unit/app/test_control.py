@@ -4,6 +4,7 @@ honours pause, cool-down, back-off and the semi-sync gate, and resumes a failove
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.state import LockedError
 from dnsdr.app.control import Controller, acknowledge, pause, resume
 from dnsdr.app.observe import Observer
+from dnsdr.app.operations import NothingToDo
 from dnsdr.app.settings import Settings
 from dnsdr.domain.detection import MonitorView, Verdict
 from dnsdr.domain.errors import IncompleteError
@@ -21,6 +23,7 @@ from dnsdr.domain.journal import ClusterRecord, Journal, Outcome, StepRecord, St
 from dnsdr.domain.replication import Channel, ReplicationState, SemiSync
 from dnsdr.domain.spec import DatabaseSpec, DesignateDR, SecretLookup
 from dnsdr.domain.spec_parse import parse_designatedr
+from dnsdr.engine.errors import Superseded
 from tests.conftest import EXAMPLE
 
 R1, R2 = "127.0.1.1", "127.0.2.1"
@@ -174,6 +177,9 @@ def test_a_failed_attempt_backs_off_and_a_lease_held_elsewhere_is_not_a_failure(
     world.fail_with = LockedError("another dnsdr run holds the operation lease")
     assert rounds(controller, world, 1)[0].outcome.startswith("not acting: another dnsdr run")
     assert controller.store.load_control().failed_attempts == 1
+    world.fail_with = Superseded("the recorded primary is now r2, not r1 as when this failover was planned")
+    assert rounds(controller, world, 1)[0].outcome.startswith("not acting: the recorded primary is now r2")
+    assert controller.store.load_control().failed_attempts == 1  # another actor did it: not a failed attempt
 
 
 def test_semi_sync_off_before_the_loss_only_alerts(controller: Controller, world: World) -> None:
@@ -190,3 +196,25 @@ def test_a_failover_it_was_killed_in_is_resumed_first(controller: Controller, wo
                                           steps=[StepRecord("promote", StepStatus.DONE)]))
     report = controller.round()
     assert world.failovers == ["r2"] and "resume the unfinished failover (run crashed1)" in report.action.reason
+
+
+def test_a_live_lease_elsewhere_stops_a_failover_before_any_preparation(world: World, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = automatic_spec()
+    c = Controller(spec, Settings(state_dir=tmp_path), lambda: (world.monitor, ""), clock=lambda: world.now)
+    prepared: list[str] = []
+
+    def prepare(*args: Any, **kwargs: Any) -> NothingToDo:
+        prepared.append("prepare")
+        return NothingToDo("r2 is already the primary")
+    monkeypatch.setattr("dnsdr.app.control.prepare", prepare)
+    lease = c.store.acquire("dnsdr@another-host:4242:abcd", ttl=60)
+    with pytest.raises(LockedError, match="another dnsdr run \\(dnsdr@another-host:4242:abcd\\) holds the operation "
+                                          "lease \\(token 1\\)"):
+        c.failover("r2")
+    assert prepared == []  # no assessment, no preflight beside the holder's run
+    c.store.release(lease)
+    assert c.failover("r2") == ("r2 is already the primary", None) and prepared == ["prepare"]
+    # A holder that was a process of this host and is gone (it crashed) does not hold anyone back.
+    c.store.acquire(f"dnsdr@{socket.gethostname()}:999999:dead", ttl=60)
+    assert c.failover("r2")[0] == "r2 is already the primary"

@@ -80,8 +80,9 @@ def test_an_unknown_region_is_invalid_input(runnable: Runnable, states: dict[str
     assert code == 1 and "unknown candidate region 'r9'" in out and "Traceback" not in out
 
 
-def test_preflight_lists_every_problem_and_refuses_before_anything(tmp_path: Path,
+def test_preflight_lists_every_problem_and_refuses_before_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    states: dict[str, ReplicationState]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # the example's ansible-playbook is not installed
     states.update({"127.0.1.1": DOWN, "127.0.2.1": REPLICA})
     result = CliRunner().invoke(cli, ["promote", "-c", str(EXAMPLE), "--state-dir", str(tmp_path / "state"),
                                       "--region", "r2", "--secrets-dir", str(tmp_path / "none"), "--yes"])

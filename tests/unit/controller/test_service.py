@@ -45,6 +45,9 @@ def test_endpoints_before_and_after_rounds(controller: Controller, world: World)
         assert 'dnsdr_decisions_total{verdict="region-lost"} 1.0' in metrics
         assert 'dnsdr_failovers_total{outcome="succeeded"} 1.0' in metrics
         assert "dnsdr_cooldown_active 1.0" in metrics and 'dnsdr_database_up{region="r1"} 0.0' in metrics
+        # What the shipped alerts compare with: the policy's lag, the monitor's presence, a run left unfinished.
+        assert "dnsdr_policy_max_lag_seconds 5.0" in metrics and "dnsdr_monitor_reachable 1.0" in metrics
+        assert "dnsdr_operation_unfinished_seconds 0.0" in metrics
         assert get(port, "/nope")[0] == 404
     finally:
         server.shutdown()

@@ -231,3 +231,14 @@ def test_accept_data_loss_is_off_unless_said() -> None:
     doc["spec"]["policy"]["acceptDataLoss"] = "yes"
     with pytest.raises(SpecError, match="acceptDataLoss: must be true or false"):
         parse_designatedr(doc, KINDS)
+
+
+def test_lists_are_bounded(doc: Doc) -> None:
+    r1 = doc["spec"]["regions"][0]
+    r1["designate"]["notifySources"] = [f"127.0.1.{i}" for i in range(1, 34)]
+    doc["spec"]["pool"]["attributes"] = {f"a{i}": "x" for i in range(65)}
+    doc["spec"]["regions"] += [{"name": f"x{i}"} for i in range(14)]
+    problems = problems_of(doc)
+    assert "spec.regions: must list at most 16 items, got 17" in problems
+    assert "spec.regions[0].designate.notifySources: must list at most 32 items, got 33" in problems
+    assert "spec.pool.attributes: must hold at most 64 attributes, got 65" in problems

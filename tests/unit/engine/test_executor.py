@@ -19,7 +19,7 @@ from dnsdr.domain.journal import Outcome, StepStatus
 from dnsdr.domain.plan import Plan, Step, StepKind, failover_plan, rejoin_plan
 from dnsdr.domain.safety import Refusal, Verdict
 from dnsdr.domain.spec_parse import parse_designatedr
-from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed
+from dnsdr.engine.errors import EngineError, Refused, Skip, StepFailed, Superseded
 from dnsdr.engine.executor import Executor
 from tests.conftest import EXAMPLE
 
@@ -212,6 +212,6 @@ def test_a_plan_made_from_a_primary_that_is_no_longer_recorded_never_runs(tmp_pa
     late = executor(plan, store, world)  # planned r1 -> r2 at the same time as the first
     executor(plan, store, world).run()
     before = list(world.actions)
-    with pytest.raises(EngineError, match="the recorded primary is now r2, not r1"):
+    with pytest.raises(Superseded, match="the recorded primary is now r2, not r1"):
         late.run()
     assert world.actions == before

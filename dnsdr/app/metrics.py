@@ -1,5 +1,8 @@
 """The controller's Prometheus metrics: ``dnsdr_`` prefix, base units, bounded labels (regions,
-targets, verdicts, outcomes; never a zone)."""
+targets, verdicts, outcomes; never a zone).
+
+Shared by both front ends that run controller rounds (``dnsdr run`` and ``dnsdr operator``), so the alerts in
+``manifests/base/prometheusrule.yaml`` hold for either."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dnsdr.app.control import RoundReport
 from dnsdr.app.observe import SerialSummary
 from dnsdr.domain.automation import Policy, cooldown_until
 from dnsdr.domain.detection import Verdict
+from dnsdr.domain.journal import Journal, Outcome
 
 CLASSES = ("in_sync", "behind", "ahead", "missing", "unreachable")
 
@@ -41,12 +45,22 @@ class ControllerMetrics:
                               registry=r)
         self.rounds = Counter("dnsdr_controller_rounds", "Controller rounds run.", registry=r)
         self.last_round = Gauge("dnsdr_last_round_timestamp_seconds", "When the last round ended.", registry=r)
+        self.max_lag = Gauge("dnsdr_policy_max_lag_seconds", "policy.maxLagSeconds: the lag the replica may have.",
+                             registry=r)
+        self.monitor_up = Gauge("dnsdr_monitor_reachable", "The monitor's verdict was read in the last round.",
+                                registry=r)
+        self.unfinished = Gauge("dnsdr_operation_unfinished_seconds", "Seconds since the journaled operation that "
+                                "is still running or failed part-way started (0: none).", registry=r)
         for verdict in Verdict:
             self.decisions.labels(verdict.value)
 
-    def observe_round(self, report: RoundReport, policy: Policy) -> None:
+    def observe_round(self, report: RoundReport, policy: Policy, max_lag_seconds: float | None = None) -> None:
         self.rounds.inc()
         self.last_round.set(report.at)
+        if max_lag_seconds is not None:
+            self.max_lag.set(max_lag_seconds)
+        if report.databases:  # a round that resumed a failover asked nobody
+            self.monitor_up.set(0 if report.monitor is None else 1)
         self.decisions.labels(report.decision.verdict.value).inc()
         for region, state in report.databases.items():
             self.db_up.labels(region).set(1 if state.reachable else 0)
@@ -71,6 +85,10 @@ class ControllerMetrics:
             for step in report.run.steps:
                 if step.seconds is not None:
                     self.steps.labels(step.name).observe(step.seconds)  # bounded: one per step of the plan
+
+    def observe_journal(self, journal: Journal | None, now: float) -> None:
+        unfinished = journal is not None and journal.outcome in (Outcome.RUNNING, Outcome.FAILED)
+        self.unfinished.set(max(0.0, now - journal.started_at) if unfinished and journal else 0.0)
 
     def observe_serials(self, summary: SerialSummary, seconds: float) -> None:
         if summary.error is not None:
