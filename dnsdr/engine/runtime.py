@@ -18,6 +18,7 @@ from dnsdr.adapters.kube import KubeconfigError
 from dnsdr.adapters.mysql import DatabaseAdapter, adapter_for
 from dnsdr.adapters.secrets import SecretError, resolve
 from dnsdr.adapters.service_control import CommandController, ServiceControlError
+from dnsdr.adapters.tls import TlsError
 from dnsdr.domain.plan import Operation, Plan
 from dnsdr.domain.replication import ReplicationState, errant_transactions, self_written, to_view
 from dnsdr.domain.safety import DatabaseView, Force, Verdict, failover_gates, rejoin_gates, switchover_gates
@@ -93,6 +94,8 @@ class Runtime:
                 self._nodes[name] = self._node_factory(self.database(name), self.resolver)
             except SecretError as exc:
                 raise EngineError(f"cannot resolve a database credential: {exc}") from None
+            except TlsError as exc:
+                raise EngineError(f"region {name}'s database: {exc}") from None
         return self._nodes[name]
 
     def controller(self, name: str) -> ServiceController:
