@@ -25,6 +25,7 @@ from dnsdr.adapters.mysql.connection import (
     AuthenticationError,
     Connector,
     DatabaseError,
+    DatabaseTlsError,
     OperationRefused,
     PrivilegeError,
     QueryTimeoutError,
@@ -52,6 +53,8 @@ ER_NO_SUCH_THREAD = 1094
 
 
 def error_kind(exc: DatabaseError) -> str:
+    if isinstance(exc, DatabaseTlsError):
+        return "tls"
     if isinstance(exc, UnreachableError):
         return "unreachable"
     if isinstance(exc, QueryTimeoutError):
