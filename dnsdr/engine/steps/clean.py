@@ -10,8 +10,9 @@ again), at most once per period each, and named if they do not settle in time.
 
 from __future__ import annotations
 
-from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.adapters.designate_api import DesignateApiError
 from dnsdr.adapters.dns_prober import sweep
+from dnsdr.adapters.keystone import designate_api
 from dnsdr.domain.plan import Step
 from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.steps.base import ActedOnce
@@ -58,9 +59,7 @@ class VerifyClean(ActedOnce):
             ctx.sleep(1.0)
 
     def _repush(self, step: Step, zone_ids: list[str], now: float, pushed: dict[str, float]) -> int:
-        region = self.rt.region(step.region)
-        assert region.designate is not None
-        api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", all_projects=True)
+        api = designate_api(self.rt.spec, step.region, self.rt.resolver, all_projects=True)
         done = 0
         try:
             for zone_id in zone_ids:

@@ -66,7 +66,7 @@ def world(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Designate:
     monkeypatch.setattr(clean_steps, "sweep", lambda zones, targets, *a: w.sweep(list(zones), targets))
     monkeypatch.setattr(clean_steps, "nudge_transfers", lambda rt, now, pairs, targets, nudged:
                         w.retransfers.extend(p.zone for p in pairs if p.cls.value == "behind"))
-    monkeypatch.setattr(clean_steps, "DesignateApi", Api(w))
+    monkeypatch.setattr(clean_steps, "designate_api", Api(w))
     return w
 
 
