@@ -156,8 +156,9 @@ def events(admin: client.ApiClient, namespace: str, name: str) -> list[tuple[str
     """(type, reason, message) of the resource's Events, oldest first."""
     items = client.CoreV1Api(admin).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=DesignateDR").items
+    # Timestamps have a second's resolution; within one second the etcd revision an Event was stored at orders them.
     items.sort(key=lambda e: (e.first_timestamp or e.event_time or e.metadata.creation_timestamp,
-                              e.metadata.creation_timestamp))
+                              int(e.metadata.resource_version or 0)))
     return [(str(e.type), str(e.reason), str(e.message)) for e in items]
 
 

@@ -109,7 +109,7 @@ def test_lab_kill_r1_the_operator_fails_over_and_tells_the_story(setup: tuple[La
     story = events(admin, namespace, NAME)
     reasons = [r for _, r, _ in story]
     decisions = [m for _, r, m in story if r == "Decision"]
-    assert decisions[0].startswith("start -> healthy") and any("-> region-lost" in m for m in decisions)
+    assert decisions[0].startswith("start -> healthy") and any("-> region-lost" in m for m in decisions), story
     steps = [m for _, r, m in story if r == "FailoverStep"]
     assert any(m.startswith("promote (r2): done") for m in steps) and any(m.startswith("verify") for m in steps)
     assert reasons.index("FailoverSucceeded") > reasons.index("FailoverStep")
