@@ -152,6 +152,9 @@ def exchange(conn: http.client.HTTPConnection, method: str, url: str, body: byte
     except http.client.RemoteDisconnected:
         conn.close()
         raise HttpFailure(TRANSPORT, "connection closed without an answer") from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # the peer cut the TLS session (e.g. an idle keep-alive one)
+        conn.close()
+        raise HttpFailure(TRANSPORT, "connection closed during the TLS exchange") from None
     except ssl.SSLError as exc:
         conn.close()
         raise HttpFailure(TLS, certificate_problem(exc) or "TLS failed") from None
