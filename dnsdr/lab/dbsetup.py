@@ -35,13 +35,16 @@ def root(paths: Paths, region: str, timeout: float = 10.0) -> Iterator[Any]:
 # dnsdr's database account, exactly as the README's "The database account" lists it: observe (SLAVE
 # MONITOR), fence (READ_ONLY ADMIN, and PROCESS with CONNECTION ADMIN to end client sessions), catch
 # up, promote and repoint (REPLICATION SLAVE ADMIN; RELOAD for promote's RESET SLAVE ALL), the epoch
-# and the write probe (its own schema dnsdr), zone reads (designate.zones).
+# and the write probe (its own schema dnsdr), zone reads (designate).
 # tests/integration/lab/test_least_privilege.py holds the lab and the README to it.
+# Divergence reads Designate's zones, recordsets and records on both sides and the returning primary's binlog
+# (BINLOG MONITOR: SHOW BINLOG EVENTS); `rejoin --force discard-divergence` rebuilds the returning primary's
+# designate schema from the new primary's (SELECT there; DROP, CREATE, INSERT here; DROP of its marker table).
 DNSDR_GRANTS = (
-    "GRANT PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR ON *.* "
-    "TO `dnsdr`@`%`",
-    "GRANT SELECT, INSERT, DELETE, CREATE ON `dnsdr`.* TO `dnsdr`@`%`",
-    "GRANT SELECT ON `designate`.`zones` TO `dnsdr`@`%`",
+    "GRANT PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, "
+    "BINLOG MONITOR ON *.* TO `dnsdr`@`%`",
+    "GRANT SELECT, INSERT, DELETE, CREATE, DROP ON `dnsdr`.* TO `dnsdr`@`%`",
+    "GRANT SELECT, INSERT, CREATE, DROP ON `designate`.* TO `dnsdr`@`%`",
 )
 # The replication account, separate: replicas stream the binlog with it, and dnsdr proves a fence with
 # it (a write it attempts must be refused as read-only, so it must never hold READ_ONLY ADMIN).
@@ -69,7 +72,7 @@ def create_accounts(paths: Paths, region: str, secrets: Secrets) -> None:
 
 
 def grant_zone_reads(paths: Paths, region: str) -> None:
-    """dnsdr's read of Designate's zones table (a table grant needs the table: after the schema sync)."""
+    """dnsdr's grant on Designate's schema (given once the schema exists, after its sync)."""
     with root(paths, region) as cur:
         cur.execute(DNSDR_GRANTS[2])
 
