@@ -30,7 +30,7 @@ class DesignateDBError(RetryLater):
 def zones_sql(schema: str, pool_id: str | None = None) -> tuple[str, tuple[str, ...]]:
     if not _IDENT.match(schema):
         raise DesignateDBError(f"invalid schema name {schema!r}")
-    sql = (f"SELECT id, name, serial, status, action, pool_id, type FROM `{schema}`.zones "
+    sql = (f"SELECT id, name, serial, status, action, pool_id, type, tenant_id FROM `{schema}`.zones "
            "WHERE deleted = '0' AND type IN ('PRIMARY', 'SECONDARY')")
     if pool_id:
         return sql + " AND pool_id = %s", (pool_id.replace("-", "").lower(),)
@@ -45,7 +45,7 @@ def rows_to_zones(rows: Iterable[Mapping[str, Any]]) -> tuple[ExpectedZone, ...]
     """Typed zones, sorted by name, from rows of :func:`zones_sql` (NULL action or pool tolerated)."""
     out = [ExpectedZone(id=_text(r["id"]), name=_text(r["name"]).lower(), serial=int(r["serial"] or 0),
                         status=_text(r["status"]), action=_text(r["action"]) or "NONE",
-                        pool_id=_text(r["pool_id"]), type=_text(r["type"]))
+                        pool_id=_text(r["pool_id"]), type=_text(r["type"]), project_id=_text(r.get("tenant_id")))
            for r in rows]
     return tuple(sorted(out, key=lambda z: z.name))
 

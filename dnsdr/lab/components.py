@@ -195,6 +195,7 @@ def designate_files(paths: Paths, region: str, secrets: render.Secrets, db_host:
     for sub in ("state", "lock"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     write_private(paths.designate_conf(region), render.designate_conf(paths, region, secrets, db_host, db_port))
+    (d / "policy.yaml").write_text(render.DESIGNATE_POLICY, encoding="utf-8")
     paste = bin_dir().parent / "etc" / "designate" / "api-paste.ini"
     if not (d / "api-paste.ini").exists():
         if not paste.exists():

@@ -7,8 +7,10 @@ each region's Designate as the ``dns`` endpoint. Accounts, least privilege first
 
 * ``designate`` (project ``service``, roles admin and service): keystonemiddleware's service user in
   both regions' Designate API, which validates every token with it;
-* ``dnsdr`` (role member in project ``dnsdr`` only), with the application credential ``dnsdr``
-  (role member) whose secret the lab's spec references: what dnsdr authenticates with;
+* ``dnsdr`` (roles member and ``dns_dr`` in project ``dnsdr`` only), with the application credential
+  ``dnsdr`` (the same roles) whose secret the lab's spec references: what dnsdr authenticates with.
+  ``dns_dr`` is no admin: Designate's policy override (render.DESIGNATE_POLICY) lets it list every
+  project's zones and act in a zone's own project (sudo), where member does the rest;
 * ``lab`` (role member in project ``dnsdr-lab``): the lab's own zones for tests;
 * ``admin`` (bootstrap): only this module uses it, to provision the rest.
 
@@ -28,7 +30,7 @@ from keystoneauth1.identity import v3
 from dnsdr.lab.components import Component, bin_dir, http_ok, run_tool, write_private
 from dnsdr.lab.errors import LabError
 from dnsdr.lab.layout import API_PORT, KEYSTONE_PORT, MONITOR_REGION, REGIONS, Addresses, Paths
-from dnsdr.lab.render import Secrets
+from dnsdr.lab.render import DR_ROLE, Secrets
 
 KEYSTONE = "keystone"
 READY_TIMEOUT = 120.0
@@ -177,9 +179,9 @@ def provision(paths: Paths, secrets: Secrets) -> None:
             for service_id, target in ((service, endpoint_url), (identity, url())):
                 admin.ensure("endpoints", {"service_id": service_id, "region_id": region, "interface": interface,
                                            "url": target}, "service_id", "region_id", "interface")
-    roles = {name: admin.ensure("roles", {"name": name}, "name") for name in ("admin", "member", "service")}
+    roles = {name: admin.ensure("roles", {"name": name}, "name") for name in ("admin", "member", "service", DR_ROLE)}
     users = ((DESIGNATE_USER, SERVICE_PROJECT, secrets.designate_keystone, ("admin", "service")),
-             (DNSDR_USER, DNSDR_PROJECT, secrets.dnsdr_keystone, ("member",)),
+             (DNSDR_USER, DNSDR_PROJECT, secrets.dnsdr_keystone, ("member", DR_ROLE)),
              (LAB_USER, LAB_PROJECT, secrets.lab_keystone, ("member",)))
     for user, project, password, granted in users:
         project_id = admin.ensure("projects", {"name": project, "domain_id": "default"}, "name")
@@ -192,16 +194,20 @@ def provision(paths: Paths, secrets: Secrets) -> None:
 
 
 def _application_credential(secrets: Secrets, paths: Paths) -> None:
-    """dnsdr's application credential, made by dnsdr's own user (Keystone requires it) with the role member."""
+    """dnsdr's application credential, made by dnsdr's own user (Keystone requires it) with its two roles (one
+    made before the role dns_dr existed is replaced)."""
     auth = v3.Password(auth_url=url(), username=DNSDR_USER, password=secrets.dnsdr_keystone, user_domain_id="default",
                        project_name=DNSDR_PROJECT, project_domain_id="default")
     session = ks_session.Session(auth=auth, verify=str(paths.ca_cert), timeout=30)
     user_id = session.get_user_id()
     listed = session.request(url(f"/v3/users/{user_id}/application_credentials?name={APP_CREDENTIAL}"), "GET")
-    if listed.json()["application_credentials"]:
-        return
+    for existing in listed.json()["application_credentials"]:
+        if {r["name"] for r in existing.get("roles", [])} >= {"member", DR_ROLE}:
+            return
+        session.request(url(f"/v3/users/{user_id}/application_credentials/{existing['id']}"), "DELETE")
     session.request(url(f"/v3/users/{user_id}/application_credentials"), "POST", json={"application_credential": {
-        "name": APP_CREDENTIAL, "secret": secrets.dnsdr_app_credential, "roles": [{"name": "member"}],
+        "name": APP_CREDENTIAL, "secret": secrets.dnsdr_app_credential,
+        "roles": [{"name": "member"}, {"name": DR_ROLE}],
         "description": "dnsdr's canary write in the lab"}})
 
 

@@ -231,6 +231,15 @@ def db_url(host: str, port: int, secrets: Secrets, ca: str = "") -> str:
     return f"mysql+pymysql://designate:{secrets.designate_db}@{host}:{port}/designate?charset=utf8mb4{tls}"
 
 
+# Designate's policy override: the role dnsdr's account holds (DR_ROLE) may look across projects and act in a
+# zone's own project (sudo), where the role member then does the rest; nothing else of admin's.
+DR_ROLE = "dns_dr"
+DESIGNATE_POLICY = f"""# dnsdr: list every project's zones; re-push and replay in the zone's own project
+"all_tenants": "role:admin or role:{DR_ROLE}"
+"use_sudo": "role:admin or role:{DR_ROLE}"
+"""
+
+
 def designate_conf(paths: Paths, region: str, secrets: Secrets, db_host: str, db_port: int) -> str:
     """designate.conf of one region, using the database at ``db_host:db_port``.
 
@@ -259,6 +268,7 @@ quota_api_export_size = {QUOTA}
 [oslo_policy]
 enforce_scope = false
 enforce_new_defaults = false
+policy_file = {d / 'policy.yaml'}
 
 [oslo_concurrency]
 lock_path = {d / 'lock'}

@@ -144,7 +144,7 @@ def measure(lab: Lab, kube: KubeApi, admin: client.ApiClient, operator: client.A
     client.CoreV1Api(admin).create_namespaced_secret(NAMESPACE, client.V1Secret(
         metadata=client.V1ObjectMeta(name="lab-credentials"), string_data=values))
     ensure_canary(lab, doc)
-    monitor = Monitor(doc, port, workdir)
+    monitor = Monitor(lab, port, workdir)
     proc: OperatorProcess | None = None
     sampler: RssSampler | None = None
     result["policy"] = doc["spec"]["policy"]["failover"]

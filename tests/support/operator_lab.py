@@ -32,12 +32,22 @@ def _key(path: str) -> str:
     return re.sub(r"[^-._a-zA-Z0-9]", "-", Path(path).name)
 
 
+def lab_document(lab: Lab, monitor_port: int, *, failover: str = "automatic") -> dict[str, Any]:
+    """The lab's DesignateDR with its file credentials: failover ``failover`` (automatic unless told), one round a
+    second, the monitor on ``monitor_port``. The witness in r3 reads this one (it has no Kubernetes Secrets)."""
+    doc: dict[str, Any] = yaml.safe_load(lab.spec_path.read_text())
+    doc["spec"]["policy"].update({"failover": failover, "probeIntervalSeconds": 1, "consecutiveFailures": 3})
+    for region in doc["spec"]["regions"]:
+        if region["name"] == doc["spec"]["monitor"]["region"]:
+            region["monitor"] = {"host": MONITOR_HOST, "port": monitor_port}
+    return doc
+
+
 def lab_resource(lab: Lab, namespace: str, monitor_port: int, *,
                  failover: str = "automatic") -> tuple[dict[str, Any], dict[str, str]]:
-    """The lab's DesignateDR as a resource: every file credential becomes a key of Secret lab-credentials (returned
-    with its values), failover ``failover`` (automatic unless told), one round a second, the monitor on
-    ``monitor_port``."""
-    doc: dict[str, Any] = yaml.safe_load(lab.spec_path.read_text())
+    """:func:`lab_document` as a resource in ``namespace``: every file credential becomes a key of Secret
+    lab-credentials (returned with its values)."""
+    doc = lab_document(lab, monitor_port, failover=failover)
     values: dict[str, str] = {}
 
     def move(node: Any) -> None:
@@ -53,10 +63,6 @@ def lab_resource(lab: Lab, namespace: str, monitor_port: int, *,
                 move(item)
     move(doc["spec"])
     doc["metadata"] = {"name": NAME, "namespace": namespace}
-    doc["spec"]["policy"].update({"failover": failover, "probeIntervalSeconds": 1, "consecutiveFailures": 3})
-    for region in doc["spec"]["regions"]:
-        if region["name"] == doc["spec"]["monitor"]["region"]:
-            region["monitor"] = {"host": MONITOR_HOST, "port": monitor_port}
     return doc, values
 
 
@@ -72,11 +78,11 @@ def ensure_canary(lab: Lab, doc: dict[str, Any]) -> None:
 
 
 class Monitor:
-    """`dnsdr monitor` in r3 for the resource's document."""
+    """`dnsdr monitor` in r3 on the lab's document (file credentials: the witness runs outside Kubernetes)."""
 
-    def __init__(self, doc: dict[str, Any], port: int, workdir: Path) -> None:
+    def __init__(self, lab: Lab, port: int, workdir: Path) -> None:
         spec = workdir / "designatedr.yaml"
-        spec.write_text(yaml.safe_dump(doc))
+        spec.write_text(yaml.safe_dump(lab_document(lab, port)))
         self.url = f"http://{MONITOR_HOST}:{port}"
         with (workdir / "monitor.log").open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "dnsdr", "monitor", "-c", str(spec), "--listen",

@@ -63,7 +63,7 @@ def setup(healthy_lab: Lab, kube: KubeApi, admin: client.ApiClient, operator: cl
     client.CoreV1Api(admin).create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="lab-credentials"), string_data=values))
     ensure_canary(healthy_lab, doc)
-    monitor = Monitor(doc, port, tmp_path)
+    monitor = Monitor(healthy_lab, port, tmp_path)
     try:
         assert eventually(monitor.ready, timeout=60), (tmp_path / "monitor.log").read_text()[-2000:]
         yield healthy_lab, doc
