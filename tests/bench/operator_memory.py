@@ -18,8 +18,8 @@ Reported: operator_rss_mb (max VmRSS sampled over the whole run, start-up includ
 the end), rss_growth_mb (max of the last third minus max of the first third of the samples of the R watched rounds),
 samples, ok (the peak is at or under limit_mb, the operator exited 0 on SIGTERM and, with --kill, the failover
 succeeded). A benchmark, not a test; progress goes to stderr, the last stdout line is one JSON object (with "error"
-when a wait timed out). The lab stays up afterwards, as with the other benches; the API server, the witness and the
-operator are stopped.
+when a wait timed out). The lab stays up afterwards (``--down`` takes it down before the lock is released, for a
+test session queued on it); the API server, the witness and the operator are stopped.
 
     .venv/bin/python tests/bench/operator_memory.py --zones 1000 [--rounds 60] [--kill]
 """
@@ -200,10 +200,14 @@ def main() -> int:
     parser.add_argument("--dir", default=str(ROOT / ".lab"), help="the lab's directory (default .lab)")
     parser.add_argument("--lock-wait", type=float, default=7200.0,
                         help="seconds to wait for the lab lock held by a test session (default 7200)")
+    parser.add_argument("--no-lock", action="store_true",
+                        help="the caller already holds the lab lock (e.g. flock(1) around several benches)")
+    parser.add_argument("--down", action="store_true",
+                        help="take the lab down at the end, before the lock is released (a test session may follow)")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, _interrupt)
-    fd = take_lock(args.lock_wait, log, too_long)
+    fd = None if args.no_lock else take_lock(args.lock_wait, log, too_long)
     workdir = Path(tempfile.mkdtemp(prefix="dnsdr-opbench-"))
     result: dict[str, Any] = {"zones": None, "zones_requested": args.zones, "rounds": args.rounds, "kill": args.kill,
                               "sweep_every_s": args.sweep_every, "limit_mb": RSS_LIMIT_MB}
@@ -220,7 +224,10 @@ def main() -> int:
     except (AssertionError, KubeApiError, LabError) as exc:
         result["error"] = str(exc)[-3000:]
     finally:
-        release_lock(fd)
+        if args.down:
+            Lab(Path(args.dir), progress=log).down()
+        if fd is not None:
+            release_lock(fd)
     peak = result.get("operator_peak_rss_mb")
     result["ok"] = (peak is not None and peak <= RSS_LIMIT_MB and "error" not in result
                     and result.get("operator_exit") == 0 and (not result.get("kill") or "failover_s" in result))
