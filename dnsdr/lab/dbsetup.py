@@ -39,10 +39,11 @@ def root(paths: Paths, region: str, timeout: float = 10.0) -> Iterator[Any]:
 # tests/integration/lab/test_least_privilege.py holds the lab and the README to it.
 # Divergence reads Designate's zones, recordsets and records on both sides and the returning primary's binlog
 # (BINLOG MONITOR: SHOW BINLOG EVENTS); `rejoin --force discard-divergence` rebuilds the returning primary's
-# designate schema from the new primary's (SELECT there; DROP, CREATE, INSERT here; DROP of its marker table).
+# designate schema from the new primary's (SELECT there; DROP, CREATE, INSERT here; DROP of its marker table;
+# BINLOG ADMIN for its unlogged session, SET sql_log_bin = 0: the copy must not become r1's own transactions).
 DNSDR_GRANTS = (
     "GRANT PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, "
-    "BINLOG MONITOR ON *.* TO `dnsdr`@`%`",
+    "BINLOG MONITOR, BINLOG ADMIN ON *.* TO `dnsdr`@`%`",
     "GRANT SELECT, INSERT, DELETE, CREATE, DROP ON `dnsdr`.* TO `dnsdr`@`%`",
     "GRANT SELECT, INSERT, CREATE, DROP ON `designate`.* TO `dnsdr`@`%`",
 )
