@@ -1,24 +1,26 @@
 """A small typed client for the Designate v2 API (zones, recordsets, quotas), stdlib only.
 
-Made for ``auth_strategy = noauth`` deployments (the lab) and for tokens: with ``token`` set it
-sends ``X-Auth-Token``; otherwise ``X-Auth-Project-ID`` and ``X-Roles``. One keep-alive connection
-per thread. Errors are :class:`DesignateApiError` with the HTTP status and Designate's message, on
-one bounded line naming the endpoint; no header value (the token) is ever part of one. Each call
-ends within ``timeout`` and reads at most ``max_body`` octets, and an answer that is not JSON of the
-expected shape is an error, not a traceback.
+With ``auth`` (a Keystone session, see ``keystone.py``) every call carries its token, and a 401
+makes it authenticate again once; with a fixed ``token`` it sends that; otherwise (``auth_strategy =
+noauth``, a lab only) ``X-Auth-Project-ID`` and ``X-Roles``. HTTPS verifies the server with ``tls``.
+One keep-alive connection per thread. Errors are :class:`DesignateApiError` with the HTTP status and
+Designate's message, on one bounded line naming the endpoint; no header value (the token) is ever
+part of one. Each call ends within ``timeout`` and reads at most ``max_body`` octets, and an answer
+that is not JSON of the expected shape is an error, not a traceback.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from dnsdr.adapters.http_bounded import TIMEOUT, TOO_LARGE, HttpFailure, connection, exchange
+from dnsdr.adapters.http_bounded import TIMEOUT, TLS, TOO_LARGE, HttpFailure, connection, exchange
 from dnsdr.adapters.shown import brief
 from dnsdr.domain.errors import NeedsOperator, RetryLater
 
@@ -38,6 +40,20 @@ class DesignateApiError(RetryLater):
 
 class DesignateAuthError(DesignateApiError, NeedsOperator):
     """401/403: the token (or the noauth project and roles) was refused; the token is never shown."""
+
+
+class DesignateTlsError(DesignateApiError, NeedsOperator):
+    """The API's certificate was refused: trust (the spec's CA) or the certificate must be fixed."""
+
+
+class TokenSource(Protocol):
+    """Where tokens come from (a Keystone session): one now, and forgetting one the API refused."""
+
+    def token(self) -> str: ...
+    def invalidate(self) -> None: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,7 @@ class DesignateApi:
     def __init__(
         self, endpoint: str, *, project_id: str = "dnsdr", roles: tuple[str, ...] = ("admin",),
         all_projects: bool = False, token: str | None = None, timeout: float = 30.0, max_body: int = MAX_BODY,
+        auth: TokenSource | None = None, tls: ssl.SSLContext | None = None, sudo_project: str | None = None,
     ) -> None:
         self.endpoint = _shown_url(endpoint)
         try:
@@ -129,7 +146,10 @@ class DesignateApi:
         self.project_id = project_id
         self.roles = roles
         self.all_projects = all_projects
+        self.sudo_project = sudo_project
         self._token = token
+        self._auth = auth
+        self._tls = tls
         self.timeout = timeout
         self._local = threading.local()
 
@@ -138,24 +158,32 @@ class DesignateApi:
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connection(self._scheme, self._host, self._port, self.timeout)
+            conn = connection(self._scheme, self._host, self._port, self.timeout, self._tls)
             self._local.conn = conn
         return conn
 
-    def _fail(self, status: int, text: str, kind: str = "") -> DesignateApiError:
+    def _hidden(self) -> list[str]:
+        """What no message may show: the fixed token, or every token and credential of the session."""
+        return [self._token or "", *(self._auth.secrets if self._auth is not None else ())]
+
+    def _fail(self, status: int, text: str, kind: str = "", tls: bool = False) -> DesignateApiError:
         """An error on one bounded line naming the endpoint; the token is scrubbed before anything is cut."""
-        cls = DesignateAuthError if status in (401, 403) else DesignateApiError
-        return cls(status, brief(f"Designate API {self.endpoint}: {text}", 400, [self._token or ""]), kind)
+        cls = DesignateTlsError if tls else DesignateAuthError if status in (401, 403) else DesignateApiError
+        return cls(status, brief(f"Designate API {self.endpoint}: {text}", 400, self._hidden()), kind)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        if self._token:
+        if self._auth is not None:
+            headers["X-Auth-Token"] = self._auth.token()
+        elif self._token:
             headers["X-Auth-Token"] = self._token
         else:
             headers["X-Auth-Project-ID"] = self.project_id
             headers["X-Roles"] = ",".join(self.roles)
         if self.all_projects:
             headers["X-Auth-All-Projects"] = "true"
+        if self.sudo_project and (self._auth is not None or self._token):
+            headers["X-Auth-Sudo-Project-ID"] = self.sudo_project  # act in that project (an admin's token)
         return headers
 
     def request(self, method: str, path: str, body: Any = None, *, text: str | None = None,
@@ -168,19 +196,11 @@ class DesignateApi:
         if not url.startswith(self._prefix + "/"):
             url = self._prefix + url
         payload = text.encode() if text is not None else json.dumps(body).encode() if body is not None else None
-        headers = self._headers()
-        headers["Content-Type"] = content_type
-        shown = brief(f"{method} {url.split('?', 1)[0]}", 200, [self._token or ""])
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                status, data = exchange(conn, method, url, payload, headers, seconds=self.timeout,
-                                        max_body=self.max_body)
-                break
-            except HttpFailure as exc:
-                self._local.conn = None
-                if attempt == 2 or exc.kind in (TIMEOUT, TOO_LARGE):
-                    raise self._fail(0, f"{shown}: {exc}") from None
+        shown = brief(f"{method} {url.split('?', 1)[0]}", 200, self._hidden())
+        status, data = self._send(method, url, payload, content_type, shown)
+        if status == 401 and self._auth is not None:  # expired or revoked: authenticate again, once
+            self._auth.invalidate()
+            status, data = self._send(method, url, payload, content_type, shown)
         if status >= 400:
             raise self._error(status, data, shown)
         if not data.strip():
@@ -189,6 +209,20 @@ class DesignateApi:
             return json.loads(data)
         except ValueError:
             raise self._fail(status, f"{shown}: answer is not JSON") from None
+
+    def _send(self, method: str, url: str, payload: bytes | None, content_type: str, shown: str) -> tuple[int, bytes]:
+        headers = self._headers()
+        headers["Content-Type"] = content_type
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                return exchange(conn, method, url, payload, headers, seconds=self.timeout, max_body=self.max_body)
+            except HttpFailure as exc:
+                self._local.conn = None
+                if attempt == 2 or exc.kind in (TIMEOUT, TOO_LARGE, TLS):
+                    raise self._fail(0, f"{shown}: {'TLS: ' if exc.kind == TLS else ''}{exc}",
+                                     tls=exc.kind == TLS) from None
+        raise AssertionError("unreachable")
 
     def _error(self, status: int, data: bytes, shown: str) -> DesignateApiError:
         message, kind = data[:2000].decode("utf-8", "replace"), ""
@@ -199,8 +233,8 @@ class DesignateApi:
                 kind = str(doc.get("type") or "")
         except ValueError:
             pass
-        detail = brief(message, 200, [self._token or ""]) or http.client.responses.get(status, "error")
-        kind = brief(kind, 60, [self._token or ""])
+        detail = brief(message, 200, self._hidden()) or http.client.responses.get(status, "error")
+        kind = brief(kind, 60, self._hidden())
         return self._fail(status, f"{shown}: HTTP {status}{f' {kind}' if kind else ''}: {detail}", kind)
 
     def _typed(self, build: Callable[[Any], T], doc: Any, what: str, shown: str) -> T:

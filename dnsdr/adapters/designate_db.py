@@ -15,9 +15,10 @@ from typing import Any
 
 from dnsdr.adapters.mysql.connection import Connector, Credentials, DatabaseError, Timeouts
 from dnsdr.adapters.secrets import SecretError, resolve
+from dnsdr.adapters.tls import TlsError, client_context
 from dnsdr.domain.errors import RetryLater
 from dnsdr.domain.serials import ExpectedZone
-from dnsdr.domain.spec import DatabaseSpec
+from dnsdr.domain.spec import DatabaseSpec, SecretLookup
 
 _IDENT = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
@@ -29,7 +30,7 @@ class DesignateDBError(RetryLater):
 def zones_sql(schema: str, pool_id: str | None = None) -> tuple[str, tuple[str, ...]]:
     if not _IDENT.match(schema):
         raise DesignateDBError(f"invalid schema name {schema!r}")
-    sql = (f"SELECT id, name, serial, status, action, pool_id, type FROM `{schema}`.zones "
+    sql = (f"SELECT id, name, serial, status, action, pool_id, type, tenant_id FROM `{schema}`.zones "
            "WHERE deleted = '0' AND type IN ('PRIMARY', 'SECONDARY')")
     if pool_id:
         return sql + " AND pool_id = %s", (pool_id.replace("-", "").lower(),)
@@ -44,21 +45,23 @@ def rows_to_zones(rows: Iterable[Mapping[str, Any]]) -> tuple[ExpectedZone, ...]
     """Typed zones, sorted by name, from rows of :func:`zones_sql` (NULL action or pool tolerated)."""
     out = [ExpectedZone(id=_text(r["id"]), name=_text(r["name"]).lower(), serial=int(r["serial"] or 0),
                         status=_text(r["status"]), action=_text(r["action"]) or "NONE",
-                        pool_id=_text(r["pool_id"]), type=_text(r["type"]))
+                        pool_id=_text(r["pool_id"]), type=_text(r["type"]), project_id=_text(r.get("tenant_id")))
            for r in rows]
     return tuple(sorted(out, key=lambda z: z.name))
 
 
 def read_zones(db: DatabaseSpec, password: str | None = None, *, timeout: float = 5.0,
-               pool_id: str | None = None) -> tuple[ExpectedZone, ...]:
-    """Every live PRIMARY/SECONDARY zone (optionally of one pool, id with or without dashes)."""
+               pool_id: str | None = None, resolver: SecretLookup = resolve) -> tuple[ExpectedZone, ...]:
+    """Every live PRIMARY/SECONDARY zone (optionally of one pool, id with or without dashes), over the
+    database's TLS (its CA resolved with ``resolver``)."""
     try:
-        secret = password if password is not None else resolve(db.password)
-    except SecretError as exc:
+        secret = password if password is not None else resolver(db.password)
+        tls = client_context(db.tls, resolver)
+    except (SecretError, TlsError) as exc:
         raise DesignateDBError(f"{db.user}@{db.endpoint}: {exc}") from None
     sql, params = zones_sql(db.schema, pool_id)
     connector = Connector(db.endpoint.host, db.endpoint.port, Credentials(db.user, secret),
-                          Timeouts(connect=timeout, read=timeout, write=timeout))
+                          Timeouts(connect=timeout, read=timeout, write=timeout), tls=tls)
     try:
         with connector.session() as s:
             return rows_to_zones(s.rows(sql, params or None))

@@ -13,14 +13,18 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import ssl
 import time
 from typing import Any
 
-TIMEOUT, TOO_LARGE, TRANSPORT = "timeout", "too large", "transport"
+from dnsdr.adapters.tls import certificate_problem
+
+TIMEOUT, TOO_LARGE, TRANSPORT, TLS = "timeout", "too large", "transport", "tls"
 
 
 class HttpFailure(Exception):
-    """``kind`` is TIMEOUT, TOO_LARGE or TRANSPORT (refused, reset, closed, not HTTP: worth one retry)."""
+    """``kind`` is TIMEOUT, TOO_LARGE, TLS (the certificate was refused: retrying will not help) or
+    TRANSPORT (refused, reset, closed, not HTTP: worth one retry)."""
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -108,10 +112,15 @@ class BoundedHTTPSConnection(_Bounded, http.client.HTTPSConnection):
     pass
 
 
-def connection(scheme: str, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
-    """A connection (opened on first use) whose exchanges :func:`exchange` can bound."""
-    cls = BoundedHTTPSConnection if scheme == "https" else BoundedHTTPConnection
-    conn = cls(host, port, timeout=timeout)
+def connection(scheme: str, host: str, port: int, timeout: float,
+               context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+    """A connection (opened on first use) whose exchanges :func:`exchange` can bound; HTTPS verifies
+    the server with ``context`` (default: the system's trust store, host name checked)."""
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = BoundedHTTPSConnection(host, port, timeout=timeout, context=context or ssl.create_default_context())
+    else:
+        conn = BoundedHTTPConnection(host, port, timeout=timeout)
     conn.deadline = _Deadline(timeout)
     return conn
 
@@ -143,6 +152,12 @@ def exchange(conn: http.client.HTTPConnection, method: str, url: str, body: byte
     except http.client.RemoteDisconnected:
         conn.close()
         raise HttpFailure(TRANSPORT, "connection closed without an answer") from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # the peer cut the TLS session (e.g. an idle keep-alive one)
+        conn.close()
+        raise HttpFailure(TRANSPORT, "connection closed during the TLS exchange") from None
+    except ssl.SSLError as exc:
+        conn.close()
+        raise HttpFailure(TLS, certificate_problem(exc) or "TLS failed") from None
     except OSError as exc:
         conn.close()
         raise HttpFailure(TRANSPORT, exc.strerror or type(exc).__name__) from None

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 
 import dns.exception
 import dns.flags
@@ -32,6 +33,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from dnsdr.adapters.tls import certificate_problem
 from dnsdr.domain.witness import ProbeKind, ProbeResult, ProbeTarget
 
 HTTP_LIMIT = 64 * 1024  # the versions document is ~1 KiB; anything far larger is not it
@@ -63,10 +65,11 @@ class _Deadline:
         return remaining
 
 
-def probe(target: ProbeTarget, zone: str, timeout: float) -> ProbeResult:
-    """Run the probe of ``target``'s kind within ``timeout`` seconds; never raises."""
+def probe(target: ProbeTarget, zone: str, timeout: float, tls: ssl.SSLContext | None = None) -> ProbeResult:
+    """Run the probe of ``target``'s kind within ``timeout`` seconds; never raises. An HTTPS API is
+    verified with ``tls`` (the spec's CA; default: the system's trust store)."""
     checks: dict[ProbeKind, Callable[[ProbeTarget, str, _Deadline], tuple[str, int | None]]] = {
-        ProbeKind.DNS: _soa, ProbeKind.MDNS: _soa, ProbeKind.API: _api, ProbeKind.DATABASE: _database,
+        ProbeKind.DNS: _soa, ProbeKind.MDNS: _soa, ProbeKind.API: partial(_api, tls=tls), ProbeKind.DATABASE: _database,
     }
     started = time.monotonic()
     try:
@@ -219,7 +222,8 @@ def _complete(data: bytes) -> bool:
     return False
 
 
-def _api(target: ProbeTarget, zone: str, deadline: _Deadline) -> tuple[str, int | None]:
+def _api(target: ProbeTarget, zone: str, deadline: _Deadline,
+         tls: ssl.SSLContext | None = None) -> tuple[str, int | None]:
     """GET / answered 2xx/3xx with a JSON body listing versions (Designate's root document).
 
     The response is read by hand under the deadline, then parsed by http.client from the bytes, so
@@ -229,7 +233,10 @@ def _api(target: ProbeTarget, zone: str, deadline: _Deadline) -> tuple[str, int 
     try:
         if target.scheme == "https":
             sock.settimeout(deadline.left())
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
+            try:
+                sock = (tls or ssl.create_default_context()).wrap_socket(sock, server_hostname=target.host)
+            except ssl.SSLError as exc:
+                raise ProbeFailed(certificate_problem(exc) or "TLS failed") from None
         host = f"[{target.host}]" if ":" in target.host else target.host
         request = (f"GET / HTTP/1.1\r\nHost: {host}:{target.port}\r\nAccept: application/json\r\n"
                    "User-Agent: dnsdr-monitor\r\nConnection: close\r\n\r\n")

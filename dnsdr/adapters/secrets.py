@@ -64,6 +64,11 @@ def _remember(value: str) -> str:
     return value
 
 
+def remember_secret(value: str) -> str:
+    """Add a secret obtained at run time (a Keystone token) to what log output is scrubbed of."""
+    return _remember(value)
+
+
 def checked_value(raw: str, where: str, multiline: bool = False) -> str:
     """``raw`` under the rule above; SecretError naming ``where`` (never the value) otherwise."""
     value = raw.strip(_SURROUNDING)

@@ -11,6 +11,7 @@ real partition it may still answer clients.
 
 from __future__ import annotations
 
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from dnsdr.adapters.backends.masters import control_answers
 from dnsdr.adapters.dns_reach import dns_answers
 from dnsdr.adapters.mysql import Timeouts, adapter_for
 from dnsdr.adapters.probes import probe
+from dnsdr.adapters.tls import client_context
 from dnsdr.domain.canary import canary_zone
 from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.spec import BackendSpec, DesignateDR, SecretLookup
@@ -76,7 +78,8 @@ def assess_lost_region(spec: DesignateDR, region: str, resolver: SecretLookup, t
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="assess") as pool:
         db_future = pool.submit(_database, r.database, resolver, timeout) if r.database else None
         api_future = (pool.submit(probe, ProbeTarget(region, ProbeKind.API, "api", r.designate.api.host,
-                                                     r.designate.api.port, r.designate.api_scheme), zone, timeout)
+                                                     r.designate.api.port, r.designate.api_scheme), zone, timeout,
+                                  _tls(spec, resolver))
                       if r.designate else None)
         mdns_futures = [pool.submit(dns_answers, m.host, m.port, zone, timeout)
                         for m in (r.designate.mdns if r.designate else ())]
@@ -100,6 +103,15 @@ def assess_lost_region(spec: DesignateDR, region: str, resolver: SecretLookup, t
     kept = frozenset(c.name.removeprefix("backend ") for c in components if c.treatment == "kept")
     fenced = frozenset(c.name.removeprefix("backend ") for c in components if c.treatment == "fenced")
     return Assessment(region, tuple(components), kept, fenced, tuple(risks))
+
+
+def _tls(spec: DesignateDR, resolver: SecretLookup) -> ssl.SSLContext | None:
+    """The context the API probe checks the certificate with (None when the CA cannot be loaded: the probe
+    then uses the system's store and says why it failed)."""
+    try:
+        return client_context(spec.tls, resolver)
+    except DnsdrError:
+        return None
 
 
 def _database(db: Any, resolver: SecretLookup, timeout: float) -> tuple[bool, str]:

@@ -19,8 +19,9 @@ from typing import Any
 from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError, RecordSet, Zone
 from dnsdr.adapters.designate_snapshot import read_divergence
 from dnsdr.adapters.dns_lookup import canonical, rrset_values
+from dnsdr.adapters.keystone import designate_api
 from dnsdr.adapters.mysql import adapter_for
-from dnsdr.adapters.secrets import SecretError
+from dnsdr.adapters.secrets import SecretError, resolve
 from dnsdr.adapters.state import StateStore, holder_id
 from dnsdr.app.operations import current_primary
 from dnsdr.domain.divergence import Change, ChangeKind, Divergence
@@ -31,7 +32,7 @@ from dnsdr.domain.serials import Target, targets_of_state
 from dnsdr.domain.spec import DesignateDR, SecretLookup
 from dnsdr.engine.executor import unfinished_message
 
-ApiFactory = Callable[[str, str], DesignateApi]  # (endpoint, project) -> client
+ApiFactory = Callable[[str, str], DesignateApi]  # (region, project) -> client
 
 
 class ReplayNotServed(IncompleteError):
@@ -155,7 +156,7 @@ def wait_served(done: Sequence[Replayed], targets: Sequence[Target], timeout: fl
 
 
 def replay(spec: DesignateDR, store: StateStore, divergence: Divergence, apply: bool, *,
-           api_factory: ApiFactory | None = None, timeout: float = 180.0,
+           resolver: SecretLookup = resolve, api_factory: ApiFactory | None = None, timeout: float = 180.0,
            clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> list[Replayed]:
     """Re-apply ``divergence``'s replayable changes through the primary's API (only say what, unless ``apply``)."""
     primary = current_primary(spec, store)
@@ -164,12 +165,14 @@ def replay(spec: DesignateDR, store: StateStore, divergence: Divergence, apply: 
     region = spec.region(primary)
     if region.designate is None:
         raise InvalidInput(f"{primary} runs no Designate API to replay through")
-    endpoint = f"{region.designate.api_scheme}://{region.designate.api}"
     clients: dict[str, DesignateApi] = {}
 
+    def _api(region_name: str, project: str) -> DesignateApi:
+        return designate_api(spec, region_name, resolver, project_id=project, sudo=True)
+
     def api(project: str) -> DesignateApi:
-        if project not in clients:  # the zone's own project (noauth), so a created zone belongs where it did
-            clients[project] = (api_factory or _api)(endpoint, project or "dnsdr")
+        if project not in clients:  # the zone's own project, so a created zone belongs where it did
+            clients[project] = (api_factory or _api)(primary, project or "dnsdr")
         return clients[project]
 
     ordered = sorted(divergence.changes, key=lambda c: not c.is_zone)
@@ -189,6 +192,3 @@ def replay(spec: DesignateDR, store: StateStore, divergence: Divergence, apply: 
     wait_served([r for r in results if r.done], serving(spec, store), timeout, clock, sleep)
     return results
 
-
-def _api(endpoint: str, project: str) -> DesignateApi:
-    return DesignateApi(endpoint, project_id=project)

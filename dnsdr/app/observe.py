@@ -17,6 +17,7 @@ from dnsdr.adapters.dns_prober import sweep
 from dnsdr.adapters.mysql import DatabaseAdapter, Timeouts, adapter_for
 from dnsdr.adapters.secrets import SecretError
 from dnsdr.adapters.state import StateStore
+from dnsdr.adapters.tls import TlsError
 from dnsdr.domain.automation import ControlRecord
 from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.journal import ClusterRecord, Journal, Outcome
@@ -170,6 +171,8 @@ class Observer:
         except SecretError as exc:
             return ReplicationState.unreachable(str(db.endpoint), db.flavour.value, f"credentials: {exc}",
                                                 "configuration")
+        except TlsError as exc:
+            return ReplicationState.unreachable(str(db.endpoint), db.flavour.value, f"TLS: {exc}", "configuration")
         except DnsdrError as exc:
             return ReplicationState.unreachable(str(db.endpoint), db.flavour.value, str(exc))
 
@@ -208,7 +211,7 @@ class Observer:
         if db is None:
             return SerialSummary(primary, error=f"region {primary} has no database")
         try:
-            zones = read_zones(db, self.resolver(db.password), timeout=5.0)
+            zones = read_zones(db, self.resolver(db.password), timeout=5.0, resolver=self.resolver)
             report = sweep(zones, targets_from_spec(self.spec))
         except (DnsdrError, OSError) as exc:
             return SerialSummary(primary, error=str(exc))

@@ -5,7 +5,8 @@ pools are invalid, a credential is missing or a control command does not exist i
 that never starts. So, before the first step and in every dry run: the pools of the end state pass
 dnsdr's checks and Designate's own parser (when Designate is installed here) and, where the
 database is reachable (switchover, rejoin), ``designate-manage pool update --dry-run``; every
-credential the plan uses resolves; every control command exists (or, for the kubernetes driver, its kubeconfig
+credential the plan uses resolves (Keystone's and the CA for the canary write too; a clouds.yaml auth
+names its cloud); every control command exists (or, for the kubernetes driver, its kubeconfig
 reference resolves to a kubeconfig); the state store is writable.
 """
 
@@ -27,7 +28,7 @@ from dnsdr.domain.errors import DnsdrError, RefusedError
 from dnsdr.domain.plan import Operation, Plan, StepKind
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
-from dnsdr.domain.spec import DesignateDR, RegionSpec, SecretLookup, SecretRef
+from dnsdr.domain.spec import AuthType, DesignateDR, RegionSpec, SecretLookup, SecretRef
 
 
 class PreflightError(RefusedError):
@@ -57,7 +58,21 @@ def _credentials(spec: DesignateDR, plan: Plan) -> list[tuple[str, SecretRef]]:
                      (f"{name} replication password", db.replication_password)]
     for region in spec.regions:
         refs += [(f"backend {b.name} credential", b.credential) for b in region.backends]
+    if any(s.kind is StepKind.VERIFY_WRITE for s in plan.steps):
+        refs += list(spec.auth.references())
+        if spec.tls.ca is not None:
+            refs.append(("the CA bundle (spec.tls.caRef)", spec.tls.ca))
     return refs
+
+
+def _auth_problems(spec: DesignateDR, plan: Plan) -> list[str]:
+    """A clouds.yaml auth must name its cloud (here or in OS_CLOUD): checked without contacting Keystone."""
+    if spec.auth.type is AuthType.CLOUD and not any(s.kind is StepKind.VERIFY_WRITE for s in plan.steps):
+        return []
+    if spec.auth.type is AuthType.CLOUD and not (spec.auth.cloud or os.environ.get("OS_CLOUD")):
+        return ["spec.auth: no cloud is named and OS_CLOUD is not set: say how dnsdr authenticates to Keystone "
+                "for the canary write (type password, applicationCredential, or cloud with its name)"]
+    return []
 
 
 def _controlled_regions(spec: DesignateDR, plan: Plan) -> list[RegionSpec]:
@@ -121,6 +136,7 @@ def preflight(spec: DesignateDR, plan: Plan, store: StateStore, resolver: Secret
             secrets.append(resolver(ref))
         except DnsdrError as exc:
             problems.append(f"{what}: {exc}")
+    problems += _auth_problems(spec, plan)
     checked.append("credentials")
     for region in _controlled_regions(spec, plan):
         problems += _control_problems(region, resolver)

@@ -74,7 +74,8 @@ def sweep_serials(spec: DesignateDR, resolver: SecretLookup, regions: tuple[str,
     chosen = tuple(by_address.get((t.host, t.port), t) for t in chosen)  # names as in the whole spec
     others = tuple(t for t in everyone if t not in chosen)
     options = options or ProbeOptions()
-    zones = read_zones(source.database, resolver(source.database.password), timeout=max(options.timeout * 5, 5.0))
+    zones = read_zones(source.database, resolver(source.database.password), timeout=max(options.timeout * 5, 5.0),
+                       resolver=resolver)
     fenced = _fenced_targets(spec, store, everyone)
     try:
         report = sweep(zones, chosen, options)

@@ -85,7 +85,8 @@ def divergence_command(config: str | None, secrets_dir: str | None, state_dir: s
     if export:
         doc = {"spec": spec.name, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **d.to_dict()}
         write_private(export, json.dumps(doc, indent=2) + "\n")
-    results = replay(spec, store, d, yes, timeout=timeout) if replay_changes and d.changes else []
+    results = (replay(spec, store, d, yes, resolver=settings.resolver, timeout=timeout)
+               if replay_changes and d.changes else [])
     if output == "json":
         echo_json({**d.to_dict(), "replay": [r.to_dict() for r in results] if replay_changes else None,
                    "exported": export})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from dnsdr.adapters.secrets import resolve
+from dnsdr.adapters.tls import client_context
 from dnsdr.app.settings import config_path, load_spec
 from dnsdr.cli.common import Command, echo_json
 from dnsdr.domain.errors import InvalidInput
@@ -51,7 +53,8 @@ def monitor(config: str | None, listen: str | None, timeout: float | None, once:
     GET /readyz   200 once the first round completed
     GET /metrics  Prometheus metrics (dnsdr_monitor_*)
 
-    Needs no credential. Stops cleanly on SIGTERM or SIGINT.
+    Needs no credential; an HTTPS API is checked with the spec's CA (spec.tls.caRef). Stops cleanly on
+    SIGTERM or SIGINT.
     """
     try:
         path = config_path(config)
@@ -59,7 +62,7 @@ def monitor(config: str | None, listen: str | None, timeout: float | None, once:
         raise click.UsageError(str(exc)) from None
     spec = load_spec(path)
     endpoint = None if once else listen_endpoint(spec, listen)
-    witness = Monitor(spec, timeout=timeout)
+    witness = Monitor(spec, timeout=timeout, tls=client_context(spec.tls, resolve))
     if once:
         try:
             witness.run_round()

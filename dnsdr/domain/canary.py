@@ -2,7 +2,8 @@
 
 The failover's write check creates a record in it through the surviving API, and the third-region
 monitor asks every nameserver and mdns for its SOA. Both must name the same zone, so the name is
-derived here, from the spec alone. Its serial moves only when dnsdr writes to it, so two
+derived here, from the spec alone: ``spec.monitor.canaryZone`` when set (a name the deployment's TLD
+policy accepts), else one under ``.test.``. Its serial moves only when dnsdr writes to it, so two
 nameservers serving different canary serials for long is a real divergence, not zone churn.
 """
 
@@ -12,5 +13,9 @@ from dnsdr.domain.spec import DesignateDR
 
 
 def canary_zone(spec: DesignateDR) -> str:
-    """The absolute name of the spec's canary zone (under ``.test.``, which never resolves publicly)."""
-    return f"dnsdr-canary-{spec.name or 'default'}.test."
+    """The absolute name of the spec's canary zone (by default under ``.test.``, which never resolves publicly)."""
+    return spec.canary_zone or default_canary_zone(spec.name)
+
+
+def default_canary_zone(name: str) -> str:
+    return f"dnsdr-canary-{name or 'default'}.test."

@@ -68,6 +68,10 @@ class Channel:
     # Seconds since the channel last showed life (event or heartbeat); None = not measurable yet.
     heartbeat_age_seconds: float | None = None
     using_gtid: str = ""
+    # The link to the source: TLS on (Master_SSL_Allowed), and its certificate checked against the
+    # source's host (Master_SSL_Verify_Server_Cert); None when the server does not say.
+    tls: bool | None = None
+    tls_verified: bool | None = None
 
     @property
     def io_ok(self) -> bool:

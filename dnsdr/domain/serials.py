@@ -89,6 +89,7 @@ class ExpectedZone:
     action: str = "NONE"
     pool_id: str = ""
     type: str = "PRIMARY"
+    project_id: str = ""  # the zone's owner (Designate's tenant_id): a re-push acts in that project
 
     @property
     def stuck(self) -> bool:

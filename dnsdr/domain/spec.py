@@ -24,6 +24,18 @@ class FailoverMode(StrEnum):
     MANUAL = "manual"
 
 
+class TlsMode(StrEnum):
+    VERIFY = "verify"
+    DISABLED = "disabled"
+
+
+class AuthType(StrEnum):
+    PASSWORD = "password"
+    APPLICATION_CREDENTIAL = "applicationCredential"
+    CLOUD = "cloud"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A host (IP address or DNS name) and a port."""
@@ -59,6 +71,20 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class TlsSpec:
+    """How dnsdr secures a connection. ``verify``: TLS, the server's certificate checked against ``ca``
+    (a PEM bundle; the system's trust store when None) and its name against the host dnsdr connects
+    to. ``disabled``: plain connections, only ever when a spec says so."""
+
+    mode: TlsMode = TlsMode.VERIFY
+    ca: SecretRef | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode is TlsMode.VERIFY
+
+
+@dataclass(frozen=True)
 class DatabaseSpec:
     flavour: DatabaseFlavour
     endpoint: Endpoint
@@ -68,6 +94,39 @@ class DatabaseSpec:
     replication_user: str
     replication_password: SecretRef
     schema: str = "designate"
+    tls: TlsSpec = field(default_factory=TlsSpec)
+    # On this server's host: the CA file it checks its source's certificate with when it replicates
+    # (MASTER_SSL_CA); None leaves the server's default.
+    replica_ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """How dnsdr authenticates to Keystone for the Designate API: never the credential itself.
+
+    ``password``: a user in a project; ``applicationCredential``: by id, or by name with its user;
+    ``cloud``: a clouds.yaml entry (``cloud`` None: ``$OS_CLOUD``, the OpenStack CLI's convention);
+    ``none``: Designate's ``noauth`` headers, for a lab only, and only when written.
+    """
+
+    type: AuthType = AuthType.CLOUD
+    auth_url: str | None = None
+    username: str | None = None
+    user_domain: str = "Default"
+    password: SecretRef | None = None
+    project: str | None = None
+    project_domain: str = "Default"
+    application_credential_id: str | None = None
+    application_credential_name: str | None = None
+    application_credential_secret: SecretRef | None = None
+    cloud: str | None = None
+    interface: str = "public"
+
+    def references(self) -> tuple[tuple[str, SecretRef], ...]:
+        """(what, reference) of every credential this auth resolves."""
+        found = (("Keystone password", self.password),
+                 ("application credential secret", self.application_credential_secret))
+        return tuple((what, ref) for what, ref in found if ref is not None)
 
 
 @dataclass(frozen=True)
@@ -121,7 +180,9 @@ class DesignateSpec:
     control: ServiceControl
     # designate-manage as run in this region (argv prefix), e.g. with --config-file.
     manage_command: tuple[str, ...] = ("designate-manage",)
-    api_scheme: str = "http"
+    api_scheme: str = "https"
+    # The Keystone region whose catalog lists this Designate (None: the spec's region name).
+    region_name: str | None = None
 
 
 SecretLookup = Callable[[SecretRef], str]
@@ -249,6 +310,11 @@ class DesignateDR:
     policy: PolicySpec = field(default_factory=PolicySpec)
     monitor_region: str | None = None
     namespace: str | None = None
+    auth: AuthSpec = field(default_factory=AuthSpec)
+    # The default for every connection dnsdr opens (databases override it in their section).
+    tls: TlsSpec = field(default_factory=TlsSpec)
+    # The canary zone's name when set (see dnsdr.domain.canary).
+    canary_zone: str | None = None
 
     def region(self, name: str) -> RegionSpec:
         for r in self.regions:
@@ -263,3 +329,8 @@ class DesignateDR:
     @property
     def database_regions(self) -> tuple[RegionSpec, ...]:
         return tuple(r for r in self.regions if r.database is not None)
+
+    def keystone_region(self, name: str) -> str:
+        """The Keystone region name of a spec region's Designate (its own name unless set)."""
+        designate = self.region(name).designate
+        return (designate.region_name if designate else None) or name

@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DOCUMENT_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
-SPEC_KEYS = ("primaryRegion", "regions", "pool", "monitor", "policy")
-MONITOR_KEYS = ("region",)
+SPEC_KEYS = ("primaryRegion", "regions", "pool", "monitor", "policy", "tls", "auth")
+MONITOR_KEYS = ("region", "canaryZone")
 REGION_KEYS = ("name", "database", "designate", "backends", "nameservers", "monitor")
 ENDPOINT_KEYS = ("host", "port")
 SCHEMED_ENDPOINT_KEYS = ("host", "port", "scheme")
 SECRET_REF_KEYS = ("secretKeyRef", "file", "env")
 KEY_REF_KEYS = ("name", "key")
 DATABASE_KEYS = ("flavour", "host", "port", "user", "passwordRef", "replicationUser", "replicationPasswordRef",
-                 "schema")
+                 "schema", "tls")
 DATABASE_REQUIRED = ("flavour", "host", "user", "passwordRef", "replicationUser", "replicationPasswordRef")
-DESIGNATE_KEYS = ("api", "mdns", "notifySources", "control", "manageCommand")
+DESIGNATE_KEYS = ("api", "mdns", "notifySources", "control", "manageCommand", "regionName")
 DESIGNATE_REQUIRED = ("api", "mdns", "control")
 KUBE_CONTROL_KEYS = ("kubeconfigRef", "deploymentName", "databaseConnection")
 CONTROL_KEYS = ("driver", "commands", "namespace", *KUBE_CONTROL_KEYS)
@@ -32,6 +32,18 @@ BACKEND_COMMON_KEYS = ("type", "name", "dns")
 POOL_KEYS = ("name", "id", "description", "attributes", "nsRecords", "alsoNotifies")
 NS_RECORD_KEYS = ("hostname", "priority")
 SURVIVING_BACKENDS = ("keep", "fence")
+TLS_KEYS = ("mode", "caRef")
+DATABASE_TLS_KEYS = (*TLS_KEYS, "replicaCaFile")
+# spec.auth: the keys each auth type reads besides these common ones (spec_auth checks which type reads which).
+AUTH_COMMON_KEYS = ("type", "interface")
+AUTH_TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "password": ("authUrl", "username", "userDomainName", "passwordRef", "projectName", "projectDomainName"),
+    "applicationCredential": ("authUrl", "applicationCredentialId", "applicationCredentialName", "username",
+                              "userDomainName", "applicationCredentialSecretRef"),
+    "cloud": ("cloud",),
+    "none": (),
+}
+AUTH_INTERFACES = ("public", "internal", "admin")
 
 # The most items each list may hold: far beyond any real deployment, and what lets the API server bound the cost of
 # the CRD's validation rules.

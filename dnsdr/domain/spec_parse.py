@@ -16,7 +16,18 @@ from typing import Any
 
 from dnsdr.domain.errors import InvalidInput
 from dnsdr.domain.fields import NAME, Node, Problems, host_key, quote, shorten
-from dnsdr.domain.spec import API_VERSION, KIND, BackendKind, DesignateDR, FailoverMode, PolicySpec, PoolSpec
+from dnsdr.domain.spec import (
+    API_VERSION,
+    KIND,
+    AuthSpec,
+    BackendKind,
+    DesignateDR,
+    FailoverMode,
+    PolicySpec,
+    PoolSpec,
+    TlsSpec,
+)
+from dnsdr.domain.spec_auth import read_auth, read_canary_zone, read_tls
 from dnsdr.domain.spec_keys import (
     DOCUMENT_KEYS,
     MAX_ITEMS,
@@ -71,25 +82,31 @@ def _metadata(node: Node | None) -> tuple[str, str | None]:
 def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, BackendKind]) -> DesignateDR | None:
     if not node.mapping(set(SPEC_KEYS)):
         return None
+    tls_node = node.get("tls")
+    tls = read_tls(tls_node, TlsSpec()) if tls_node else TlsSpec()
+    auth_node = node.get("auth")
+    auth = read_auth(auth_node, tls or TlsSpec()) if auth_node else AuthSpec()
     regions_node = node.require("regions")
     region_nodes = regions_node.items(MAX_ITEMS["regions"]) if regions_node else []
-    drafts = [read_region(r, i, kinds) for i, r in enumerate(region_nodes)]
+    drafts = [read_region(r, i, kinds, tls) for i, r in enumerate(region_nodes)]
     pool_node = node.get("pool")
     pool = read_pool(pool_node) if pool_node else PoolSpec()
     policy_node = node.get("policy")
     policy = _policy(policy_node) if policy_node else PolicySpec()
-    monitor_region = None
+    monitor_region = canary = None
     monitor_node = node.get("monitor")
     if monitor_node is not None and monitor_node.mapping(set(MONITOR_KEYS)):
         region_node = monitor_node.require("region")
         monitor_region = region_node.string() if region_node else None
+        canary_node = monitor_node.get("canaryZone")
+        canary = read_canary_zone(canary_node) if canary_node else None
     primary_node = node.require("primaryRegion")
     primary = primary_node.string() if primary_node else None
 
     known = [d for d in drafts if d is not None]
     if regions_node is not None and isinstance(regions_node.value, list):
         _cross_checks(node.problems, known, len(drafts) - len(known), primary, monitor_region)
-    if node.problems or primary is None or pool is None or policy is None:
+    if node.problems or primary is None or pool is None or policy is None or tls is None or auth is None:
         return None
     return DesignateDR(
         name=name,
@@ -99,6 +116,9 @@ def _spec(node: Node, name: str, namespace: str | None, kinds: Mapping[str, Back
         pool=pool,
         policy=policy,
         monitor_region=monitor_region,
+        auth=auth,
+        tls=tls,
+        canary_zone=canary,
     )
 
 

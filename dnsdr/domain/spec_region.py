@@ -23,9 +23,10 @@ from dnsdr.domain.spec import (
     DesignateSpec,
     Endpoint,
     RegionSpec,
-    SecretRef,
     ServiceControl,
+    TlsSpec,
 )
+from dnsdr.domain.spec_auth import KEYSTONE_NAME, SECRET_KEY, read_database_tls, secret_ref
 from dnsdr.domain.spec_keys import (
     BACKEND_COMMON_KEYS,
     COMMAND_NAMES,
@@ -44,11 +45,8 @@ from dnsdr.domain.spec_keys import (
     REGION_KEYS,
     REQUIRED_COMMANDS,
     SCHEMED_ENDPOINT_KEYS,
-    SECRET_REF_KEYS,
 )
 
-ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 SCHEMA = re.compile(r"[A-Za-z0-9_]{1,64}")
 CONTROL_DRIVERS = ("command", "kubernetes")
 DESIGNATE_SERVICES = ("api", "central", "worker", "producer", "mdns")
@@ -81,16 +79,19 @@ class RegionDraft:
         return self.name or f"regions[{self.index}]"
 
 
-def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind]) -> RegionDraft | None:
-    """The draft of one region; None when it is not even a mapping (already reported)."""
+def read_region(node: Node, index: int, kinds: Mapping[str, BackendKind],
+                tls: TlsSpec | None = None) -> RegionDraft | None:
+    """The draft of one region; None when it is not even a mapping (already reported). ``tls`` is the
+    spec's default (``spec.tls``): a database's own section overrides it, and it decides the API's scheme."""
+    tls = tls or TlsSpec()
     if not node.mapping(set(REGION_KEYS)):
         return None
     name_node = node.require("name")
     name = name_node.string(NAME, "region name") if name_node else None
     db_node = node.get("database")
-    database = _database(db_node) if db_node else None
+    database = _database(db_node, tls) if db_node else None
     des_node = node.get("designate")
-    designate = _designate(des_node) if des_node else None
+    designate = _designate(des_node, tls) if des_node else None
     backends_node = node.get("backends")
     backends = [_backend(b, kinds) for b in backends_node.items(MAX_ITEMS["backends"])] if backends_node else []
     ns_node = node.get("nameservers")
@@ -150,37 +151,7 @@ def endpoint(node: Node | None, default_port: int | None = None, check_keys: boo
     return Endpoint(host, port)
 
 
-def _secret_ref(node: Node | None, multiline: bool = False) -> SecretRef | None:
-    if node is None:
-        return None
-    if not node.mapping(set(SECRET_REF_KEYS)):
-        return None
-    given = [k for k in SECRET_REF_KEYS if node.get(k) is not None]
-    if len(given) != 1:
-        node.problems.add(node.path, "must name exactly one of secretKeyRef, file, env")
-        return None
-    if (f := node.get("file")) is not None:
-        path = f.string()
-        if path is not None and not path.startswith("/"):
-            f.problems.add(f.path, "must be an absolute path")
-            return None
-        return SecretRef(file=path, multiline=multiline) if path else None
-    if (e := node.get("env")) is not None:
-        var = e.string(ENV_VAR, "environment variable name")
-        return SecretRef(env=var, multiline=multiline) if var else None
-    ref = node.get("secretKeyRef")
-    assert ref is not None
-    if not ref.mapping(set(KEY_REF_KEYS)):
-        return None
-    n, k = ref.require("name"), ref.require("key")
-    name = n.string(NAME, "Secret name") if n else None
-    key = k.string(SECRET_KEY, "Secret key") if k else None
-    if name is None or key is None:
-        return None
-    return SecretRef(secret_name=name, secret_key=key, multiline=multiline)
-
-
-def _database(node: Node) -> DatabaseSpec | None:
+def _database(node: Node, default_tls: TlsSpec) -> DatabaseSpec | None:
     if not node.mapping(set(DATABASE_KEYS)):
         return None
     flavour_node = node.require("flavour")
@@ -188,27 +159,32 @@ def _database(node: Node) -> DatabaseSpec | None:
     address = endpoint(node, DATABASE_PORT, check_keys=False)
     user_node = node.require("user")
     user = user_node.string() if user_node else None
-    password = _secret_ref(node.require("passwordRef"))
+    password = secret_ref(node.require("passwordRef"))
     repl_user_node = node.require("replicationUser")
     repl_user = repl_user_node.string() if repl_user_node else None
-    repl_password = _secret_ref(node.require("replicationPasswordRef"))
+    repl_password = secret_ref(node.require("replicationPasswordRef"))
     schema_node = node.get("schema")
     schema = schema_node.string(SCHEMA, "schema name") if schema_node else "designate"
-    if None in (flavour, address, user, password, repl_user, repl_password, schema):
+    tls = read_database_tls(node.get("tls"), default_tls)
+    if None in (flavour, address, user, password, repl_user, repl_password, schema, tls):
         return None
-    assert flavour and address and user and password and repl_user and repl_password and schema
-    return DatabaseSpec(DatabaseFlavour(flavour), address, user, password, repl_user, repl_password, schema)
+    assert flavour and address and user and password and repl_user and repl_password and schema and tls
+    return DatabaseSpec(DatabaseFlavour(flavour), address, user, password, repl_user, repl_password, schema,
+                        tls=tls[0], replica_ca_file=tls[1])
 
 
-def _designate(node: Node) -> DesignateSpec | None:
+def _designate(node: Node, tls: TlsSpec) -> DesignateSpec | None:
     if not node.mapping(set(DESIGNATE_KEYS)):
         return None
     api_node = node.require("api")
     api = None
-    scheme = "http"
+    scheme = "https" if tls.enabled else "http"
     if api_node is not None and api_node.mapping(set(SCHEMED_ENDPOINT_KEYS)):
         scheme_node = api_node.get("scheme")
-        scheme = (scheme_node.choice(("http", "https")) or "http") if scheme_node else "http"
+        scheme = (scheme_node.choice(("http", "https")) or scheme) if scheme_node else scheme
+        if scheme == "http" and tls.enabled and scheme_node is not None:
+            node.problems.add(scheme_node.path, "plain HTTP would carry tokens in clear: use https, or set "
+                                                "spec.tls.mode: disabled (a lab only)")
         stripped = {k: v for k, v in api_node.value.items() if k != "scheme"}
         api = endpoint(Node(stripped, api_node.path, api_node.problems))
     mdns_node = node.require("mdns")
@@ -221,6 +197,10 @@ def _designate(node: Node) -> DesignateSpec | None:
     manage_node = node.get("manageCommand")
     manage: list[str | None] = ([m.string() for m in manage_node.items(MAX_ITEMS["manageCommand"])] if manage_node
                                  else ["designate-manage"])
+    region_node = node.get("regionName")
+    region_name = region_node.string(KEYSTONE_NAME, "Keystone region name") if region_node else None
+    if region_node is not None and region_name is None:
+        return None
     if api is None or control is None or None in mdns or None in sources or None in manage or not mdns:
         return None
     return DesignateSpec(
@@ -230,6 +210,7 @@ def _designate(node: Node) -> DesignateSpec | None:
         control=control,
         manage_command=tuple(m for m in manage if m),
         api_scheme=scheme,
+        region_name=region_name,
     )
 
 
@@ -269,7 +250,7 @@ def _control(node: Node | None) -> ServiceControl | None:
 def _kubernetes_control(node: Node, namespace: str | None) -> ServiceControl | None:
     """The kubernetes driver's fields: a kubeconfig reference, Deployment names, where the database connection is."""
     before = len(node.problems)
-    kubeconfig = _secret_ref(node.require("kubeconfigRef"), multiline=True)
+    kubeconfig = secret_ref(node.require("kubeconfigRef"), multiline=True)
     deployment = DEFAULT_DEPLOYMENT
     if (dep_node := node.get("deploymentName")) is not None:
         template = dep_node.string()
@@ -333,7 +314,7 @@ def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None
     name = name_node.string(NAME, "backend name") if name_node else None
     dns = endpoint(node.require("dns"), DNS_PORT, pool=True)
     control, scheme = _control_endpoint(node.require(kind.control_key), kind)
-    credential = _secret_ref(node.require(kind.credential_key))
+    credential = secret_ref(node.require(kind.credential_key))
     settings: list[tuple[str, str]] = []
     for key in kind.settings:
         value_node = node.get(key)

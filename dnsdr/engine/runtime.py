@@ -20,6 +20,7 @@ from dnsdr.adapters.mysql import DatabaseAdapter, adapter_for
 from dnsdr.adapters.mysql.rebuild import RebuildResult, interrupted, rebuild_from
 from dnsdr.adapters.secrets import SecretError, resolve
 from dnsdr.adapters.service_control import CommandController, ServiceControlError
+from dnsdr.adapters.tls import TlsError
 from dnsdr.domain.divergence import Divergence
 from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.plan import Operation, Plan
@@ -131,6 +132,8 @@ class Runtime:
                 self._nodes[name] = self._node_factory(self.database(name), self.resolver)
             except SecretError as exc:
                 raise EngineError(f"cannot resolve a database credential: {exc}") from None
+            except TlsError as exc:
+                raise EngineError(f"region {name}'s database: {exc}") from None
         return self._nodes[name]
 
     def controller(self, name: str) -> ServiceController:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -194,6 +195,7 @@ def designate_files(paths: Paths, region: str, secrets: render.Secrets, db_host:
     for sub in ("state", "lock"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     write_private(paths.designate_conf(region), render.designate_conf(paths, region, secrets, db_host, db_port))
+    (d / "policy.yaml").write_text(render.DESIGNATE_POLICY, encoding="utf-8")
     paste = bin_dir().parent / "etc" / "designate" / "api-paste.ini"
     if not (d / "api-paste.ini").exists():
         if not paste.exists():
@@ -212,12 +214,13 @@ def designate_service(paths: Paths, region: str, service: str, consumers: Callab
         argv = [
             str(bin_dir() / "gunicorn"), "--bind", f"{a.core}:{API_PORT}", "--worker-class", "gthread",
             "--workers", "1", "--threads", "32", "--graceful-timeout", "1", "--timeout", "120",
+            "--certfile", str(paths.server_cert(region)), "--keyfile", str(paths.server_key(region)),
             "--no-control-socket", "--chdir", str(d), "--pythonpath", str(d),
             "--error-logfile", str(log), "lab_api_wsgi:application",
         ]
         return Component(
             region, "designate-api", argv, env={"OS_DESIGNATE_CONFIG_DIR": str(d)},
-            ready=lambda: _http_ok(f"http://{a.core}:{API_PORT}/"), timeout=READY_TIMEOUT,
+            ready=lambda: http_ok(f"https://{a.core}:{API_PORT}/", paths.ca_cert), timeout=READY_TIMEOUT,
         )
     argv = [str(bin_dir() / f"designate-{service}"), "--config-file", str(conf), "--log-file", str(log)]
 
@@ -229,9 +232,11 @@ def designate_service(paths: Paths, region: str, service: str, consumers: Callab
     return Component(region, f"designate-{service}", argv, ready=ready, timeout=READY_TIMEOUT)
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str, ca: Path | None = None) -> bool:
+    """GET ``url`` answers 200 (HTTPS checked against the lab's CA ``ca``)."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca is not None else None
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return bool(response.status == 200)
     except OSError:
         return False

@@ -32,14 +32,35 @@ def root(paths: Paths, region: str, timeout: float = 10.0) -> Iterator[Any]:
         conn.close()
 
 
+# dnsdr's database account, exactly as the README's "The database account" lists it: observe (SLAVE
+# MONITOR), fence (READ_ONLY ADMIN, and PROCESS with CONNECTION ADMIN to end client sessions), catch
+# up, promote and repoint (REPLICATION SLAVE ADMIN; RELOAD for promote's RESET SLAVE ALL), the epoch
+# and the write probe (its own schema dnsdr), zone reads (designate).
+# tests/integration/lab/test_least_privilege.py holds the lab and the README to it.
+# Divergence reads Designate's zones, recordsets and records on both sides and the returning primary's binlog
+# (BINLOG MONITOR: SHOW BINLOG EVENTS); `rejoin --force discard-divergence` rebuilds the returning primary's
+# designate schema from the new primary's (SELECT there; DROP, CREATE, INSERT here; DROP of its marker table;
+# BINLOG ADMIN for its unlogged session, SET sql_log_bin = 0: the copy must not become r1's own transactions).
+DNSDR_GRANTS = (
+    "GRANT PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, "
+    "BINLOG MONITOR, BINLOG ADMIN ON *.* TO `dnsdr`@`%`",
+    "GRANT SELECT, INSERT, DELETE, CREATE, DROP ON `dnsdr`.* TO `dnsdr`@`%`",
+    "GRANT SELECT, INSERT, CREATE, DROP ON `designate`.* TO `dnsdr`@`%`",
+)
+# The replication account, separate: replicas stream the binlog with it, and dnsdr proves a fence with
+# it (a write it attempts must be refused as read-only, so it must never hold READ_ONLY ADMIN).
+REPL_GRANTS = ("GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`",)
+
+
 def create_accounts(paths: Paths, region: str, secrets: Secrets) -> None:
-    """On the primary (binlogged, so replicas get the same accounts)."""
+    """On the primary (binlogged, so replicas get the same accounts). Every account that connects over the
+    network must use TLS; dnsdr's gets exactly DNSDR_GRANTS (its zone read once Designate's schema exists)."""
     statements = [
-        ("CREATE USER IF NOT EXISTS 'dnsdr'@'%%' IDENTIFIED BY %s", (secrets.dnsdr_db,)),
-        ("GRANT ALL PRIVILEGES ON *.* TO 'dnsdr'@'%%' WITH GRANT OPTION", ()),
-        ("CREATE USER IF NOT EXISTS 'repl'@'%%' IDENTIFIED BY %s", (secrets.repl_db,)),
-        ("GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'repl'@'%%'", ()),
-        ("CREATE USER IF NOT EXISTS 'designate'@'%%' IDENTIFIED BY %s", (secrets.designate_db,)),
+        ("CREATE USER IF NOT EXISTS 'dnsdr'@'%%' IDENTIFIED BY %s REQUIRE SSL", (secrets.dnsdr_db,)),
+        *((g.replace("%", "%%"), ()) for g in DNSDR_GRANTS[:2]),
+        ("CREATE USER IF NOT EXISTS 'repl'@'%%' IDENTIFIED BY %s REQUIRE SSL", (secrets.repl_db,)),
+        *((g.replace("%", "%%"), ()) for g in REPL_GRANTS),
+        ("CREATE USER IF NOT EXISTS 'designate'@'%%' IDENTIFIED BY %s REQUIRE SSL", (secrets.designate_db,)),
         ("CREATE DATABASE IF NOT EXISTS designate CHARACTER SET utf8mb4", ()),
         ("GRANT ALL PRIVILEGES ON designate.* TO 'designate'@'%%'", ()),
         # The witness's database probe logs in as this account and quits at once (adapters/probes.py):
@@ -51,8 +72,15 @@ def create_accounts(paths: Paths, region: str, secrets: Secrets) -> None:
             cur.execute(sql, args)
 
 
+def grant_zone_reads(paths: Paths, region: str) -> None:
+    """dnsdr's grant on Designate's schema (given once the schema exists, after its sync)."""
+    with root(paths, region) as cur:
+        cur.execute(DNSDR_GRANTS[2])
+
+
 def start_replica(paths: Paths, replica: str, source: str, secrets: Secrets) -> None:
-    """Make ``replica`` a GTID semi-sync replica of ``source``, read-only."""
+    """Make ``replica`` a GTID semi-sync replica of ``source``, read-only, over TLS with the source's
+    certificate checked against its address (as dnsdr's repoint does)."""
     host = Addresses(source).core
     with root(paths, replica) as cur:
         cur.execute("STOP SLAVE")
@@ -60,8 +88,9 @@ def start_replica(paths: Paths, replica: str, source: str, secrets: Secrets) -> 
         cur.execute(
             "CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER='repl', MASTER_PASSWORD=%s, "
             f"MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY={CONNECT_RETRY_S}, "
-            f"MASTER_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD_S}",
-            (host, MYSQL_PORT, secrets.repl_db),
+            f"MASTER_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD_S}, "
+            "MASTER_SSL=1, MASTER_SSL_CA=%s, MASTER_SSL_VERIFY_SERVER_CERT=1",
+            (host, MYSQL_PORT, secrets.repl_db, str(paths.ca_cert)),
         )
         cur.execute("SET GLOBAL rpl_semi_sync_slave_enabled = 1")
         cur.execute("START SLAVE")

@@ -13,15 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from keystoneauth1.exceptions import ClientException
 
 from dnsdr.adapters.backends import KINDS as BACKEND_KINDS
 from dnsdr.adapters.designate_api import DesignateApi
 from dnsdr.adapters.designate_manage import DesignateManageError, pool_update
+from dnsdr.adapters.keystone import KeystoneError, KeystoneSession, designate_api
 from dnsdr.adapters.secrets import resolve
+from dnsdr.adapters.tls import client_context
 from dnsdr.domain.pools import WorldState, render_pools_yaml
-from dnsdr.domain.spec import DesignateDR
+from dnsdr.domain.spec import AuthSpec, AuthType, DesignateDR, SecretRef
 from dnsdr.domain.spec_parse import SpecError, parse_designatedr
-from dnsdr.lab import components, dbsetup, faults, proc, region3
+from dnsdr.lab import components, dbsetup, faults, keystone, pki, proc, region3
 from dnsdr.lab.components import Component, bin_dir, run_tool, write_private
 from dnsdr.lab.errors import LabError
 from dnsdr.lab.layout import (
@@ -83,8 +86,21 @@ class Lab:
         return self._cgroups
 
     def api(self, region: str, project_id: str = PROJECT) -> DesignateApi:
-        a = Addresses(check_region(region))
-        return DesignateApi(f"http://{a.core}:{API_PORT}", project_id=project_id, timeout=60)
+        """A client of ``region``'s Designate API with a Keystone token: for the project dnsdr (the canary's)
+        exactly as dnsdr authenticates (the spec's application credential, the catalog's endpoint), for
+        the lab's own project as the lab user. HTTPS checked against the lab's CA either way."""
+        check_region(region)
+        spec = self.spec()
+        if project_id == keystone.DNSDR_PROJECT:
+            return designate_api(spec, region, resolve, timeout=60)
+        if project_id != PROJECT:
+            raise LabError("lab", f"no lab identity in project {project_id!r}")
+        auth = AuthSpec(type=AuthType.PASSWORD, auth_url=keystone.url(), username=keystone.LAB_USER,
+                        password=SecretRef(file=str(self.paths.secret(SECRET_FILES["lab_keystone"]))),
+                        project=PROJECT)
+        session = KeystoneSession(auth, spec.tls, resolve, timeout=60)
+        return DesignateApi(f"https://{Addresses(region).core}:{API_PORT}", auth=session,
+                            tls=client_context(spec.tls, resolve), timeout=60)
 
     def secrets(self) -> Secrets:
         """The lab's credentials, generated on first use into secrets/ (mode 0600)."""
@@ -169,7 +185,9 @@ class Lab:
                 self.cgroups.ensure(r, kind)
         # nftables resolves a cgroup path to its inode when a rule is loaded: r3's must exist first
         self.cgroups.ensure(MONITOR_REGION, region3.MONITOR)
+        self.cgroups.ensure(MONITOR_REGION, keystone.KEYSTONE)
         self._ensure_table()
+        pki.ensure(self.paths)
         region3.write_launcher(self.paths)
         write_private(self.spec_path, yaml.safe_dump(designatedr(self.paths, bin_dir()), sort_keys=False))
         for r in regions:
@@ -189,10 +207,25 @@ class Lab:
             raise LabError("lab", f"another lab is running at {other}; stop it first: dnsdr lab --dir {other} down")
         self.root.mkdir(parents=True, exist_ok=True)
         secrets = self._prepare(REGIONS)
-        self._start_regions(REGIONS, secrets)
+        # Keystone (r3) comes up beside r1 and r2: nothing of theirs needs it before the first token.
+        self.parallel([partial(self._start_regions, REGIONS, secrets), partial(self._start_keystone, secrets)])
         if not self._state().get("canary"):
             self.ensure_canary()
         self.start_component(region3.monitor_component(self.paths))
+
+    def _start_keystone(self, secrets: Secrets) -> None:
+        """Keystone in r3, provisioned (regions, catalog, accounts, dnsdr's application credential) once."""
+        if not self.running(MONITOR_REGION, keystone.KEYSTONE):
+            keystone.prepare(self.paths, secrets)
+            self.start_component(keystone.component(self.paths))
+        if not keystone.provisioned(self.paths):
+            t0 = time.monotonic()
+            try:
+                keystone.provision(self.paths, secrets)
+            except (KeystoneError, OSError, ClientException) as exc:
+                raise LabError(f"{MONITOR_REGION}/keystone", f"provisioning failed: {type(exc).__name__}: {exc}",
+                               proc.log_tail(self.paths.log(MONITOR_REGION, keystone.KEYSTONE))) from None
+            self.progress(f"{MONITOR_REGION}/keystone provisioned in {time.monotonic() - t0:.1f} s")
 
     def ensure_canary(self) -> None:
         """The canary zone exists, ACTIVE and served by every target: the witness probes it."""
@@ -212,7 +245,7 @@ class Lab:
             self.up()
             return
         if region == MONITOR_REGION:
-            self._prepare(())
+            self._start_keystone(self._prepare(()))
             self.start_component(region3.monitor_component(self.paths))
         else:
             self._start_regions((region,), self._prepare((region,)))
@@ -251,6 +284,7 @@ class Lab:
         dbsetup.start_replica(self.paths, REPLICA, PRIMARY, secrets)
         manage = [str(bin_dir() / "designate-manage"), "--config-file", str(self.paths.designate_conf(PRIMARY))]
         run_tool(f"{PRIMARY}/designate-manage", [*manage, "database", "sync"], timeout=300)
+        dbsetup.grant_zone_reads(self.paths, PRIMARY)
         dbsetup.wait_replicating(self.paths, PRIMARY, REPLICA)
         state = self._state()
         state.update(initialised=True, primary=PRIMARY, db={r: [Addresses(PRIMARY).core, MYSQL_PORT] for r in REGIONS})
@@ -292,6 +326,7 @@ class Lab:
             # watchers first: a controller left running would act on regions going down
             region3.stop_all(self)
             self.stop_component(MONITOR_REGION, region3.MONITOR)
+            self.stop_component(MONITOR_REGION, keystone.KEYSTONE)
             designate = [f"designate-{s}" for s in DESIGNATE_SERVICES]
             self.parallel(partial(self.stop_component, r, k) for r in REGIONS for k in designate)
             self.parallel(partial(self.stop_component, r, k) for r in REGIONS for k in INFRA)
@@ -320,7 +355,7 @@ class Lab:
     def listeners(self) -> list[tuple[str, int]]:
         """Lab endpoints something listens on (TCP), whoever owns them."""
         wanted = {e for r in REGIONS for k in KINDS for e in Addresses(r).listeners(k)}
-        wanted |= set(Addresses(MONITOR_REGION).listeners(region3.MONITOR))
+        wanted |= {e for k in (region3.MONITOR, keystone.KEYSTONE) for e in Addresses(MONITOR_REGION).listeners(k)}
         return sorted(wanted & proc.tcp_listeners())
 
     def service(self, action: str, region: str, service: str) -> None:
@@ -400,7 +435,7 @@ class Lab:
         from dnsdr.lab.status import component_status, spawned_status
 
         rows = [component_status(self, r, k) for r in REGIONS for k in KINDS]
-        rows.append(component_status(self, MONITOR_REGION, region3.MONITOR))
+        rows += [component_status(self, MONITOR_REGION, k) for k in (keystone.KEYSTONE, region3.MONITOR)]
         return rows + [spawned_status(self, s) for s in region3.spawned(self)]
 
     # --- processes on request (controllers) -------------------------------------------------------

@@ -4,7 +4,8 @@ Per database region N (r1 -> 1, r2 -> 2):
 ``127.0.N.1`` MariaDB :3306, RabbitMQ :5672 (distribution :25672+N, epmd :4369+N, also on
 127.0.0.1), designate-api :9001, designate-mdns :5354; ``127.0.N.2`` PowerDNS DNS :53 and HTTP
 API :8081; ``127.0.N.3`` BIND DNS :53 and rndc :953.
-The monitor region r3 holds no database: ``127.0.3.1`` the monitor :9153 and controllers from :9154.
+The monitor region r3 holds no database: ``127.0.3.1`` the monitor :9153, controllers from :9154 and
+Keystone :5000 (HTTPS).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DNS_PORT = 53
 PDNS_API_PORT = 8081
 RNDC_PORT = 953
 MONITOR_PORT = 9153
+KEYSTONE_PORT = 5000  # in r3: identity must outlive r1 and r2
 CONTROLLER_PORT = 9154  # the first controller's; more controllers take the next free ports
 
 # Designate services, in start order (central first: casts sent before it consumes are lost).
@@ -120,6 +122,7 @@ class Addresses:
             "pdns": (self.pdns, DNS_PORT),
             "bind": (self.bind, DNS_PORT),
             "monitor": (self.core, MONITOR_PORT),
+            "keystone": (self.core, KEYSTONE_PORT),
         }
         if kind not in table:
             raise LayoutError(f"unknown component kind {kind!r}")
@@ -135,6 +138,7 @@ class Addresses:
             "pdns": ((self.pdns, DNS_PORT), (self.pdns, PDNS_API_PORT)),
             "bind": ((self.bind, DNS_PORT), (self.bind, RNDC_PORT)),
             "monitor": ((self.core, MONITOR_PORT),),
+            "keystone": ((self.core, KEYSTONE_PORT),),
         }
         return table.get(kind, ())
 
@@ -198,3 +202,22 @@ class Paths:
 
     def rndc_key(self, region: str) -> Path:
         return self.secret(f"{region}-rndc.key")
+
+    @property
+    def pki(self) -> Path:
+        """The lab's private CA and the regions' server certificates."""
+        return self.root / "pki"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.pki / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.pki / "ca.key"
+
+    def server_cert(self, region: str) -> Path:
+        return self.pki / f"{region}.pem"
+
+    def server_key(self, region: str) -> Path:
+        return self.pki / f"{region}.key"

@@ -12,7 +12,9 @@ from dnsdr.lab.layout import (
     AMQP_PORT,
     API_PORT,
     DNS_PORT,
+    KEYSTONE_PORT,
     MDNS_PORT,
+    MONITOR_REGION,
     MYSQL_PORT,
     PDNS_API_PORT,
     POOL_ID,
@@ -43,10 +45,16 @@ class Secrets:
     repl_db: str
     rabbit: str
     pdns_api_key: str
+    keystone_admin: str
+    designate_keystone: str
+    dnsdr_keystone: str
+    dnsdr_app_credential: str
+    lab_keystone: str
 
     @staticmethod
     def names() -> tuple[str, ...]:
-        return ("designate_db", "dnsdr_db", "repl_db", "rabbit", "pdns_api_key")
+        return ("designate_db", "dnsdr_db", "repl_db", "rabbit", "pdns_api_key", "keystone_admin",
+                "designate_keystone", "dnsdr_keystone", "dnsdr_app_credential", "lab_keystone")
 
 
 def mariadb_cnf(paths: Paths, region: str) -> str:
@@ -57,6 +65,11 @@ def mariadb_cnf(paths: Paths, region: str) -> str:
     return f"""[mariadbd]
 read_only = 1
 server-id = {region_index(region)}
+# TLS with the region's certificate (its addresses as IP SANs); the accounts that connect over the network
+# REQUIRE SSL, and replicas check this certificate against MASTER_HOST (MASTER_SSL_VERIFY_SERVER_CERT).
+ssl_ca = {paths.ca_cert}
+ssl_cert = {paths.server_cert(region)}
+ssl_key = {paths.server_key(region)}
 datadir = {d / 'data'}
 tmpdir = {d / 'tmp'}
 socket = {paths.mysql_socket(region)}
@@ -212,8 +225,19 @@ options {{
 """
 
 
-def db_url(host: str, port: int, secrets: Secrets) -> str:
-    return f"mysql+pymysql://designate:{secrets.designate_db}@{host}:{port}/designate?charset=utf8mb4"
+def db_url(host: str, port: int, secrets: Secrets, ca: str = "") -> str:
+    """Designate's database URL; with ``ca``, over TLS with the server's certificate and name checked."""
+    tls = f"&ssl_ca={ca}&ssl_check_hostname=true" if ca else ""
+    return f"mysql+pymysql://designate:{secrets.designate_db}@{host}:{port}/designate?charset=utf8mb4{tls}"
+
+
+# Designate's policy override: the role dnsdr's account holds (DR_ROLE) may look across projects and act in a
+# zone's own project (sudo), where the role member then does the rest; nothing else of admin's.
+DR_ROLE = "dns_dr"
+DESIGNATE_POLICY = f"""# dnsdr: list every project's zones; re-push and replay in the zone's own project
+"all_tenants": "role:admin or role:{DR_ROLE}"
+"use_sudo": "role:admin or role:{DR_ROLE}"
+"""
 
 
 def designate_conf(paths: Paths, region: str, secrets: Secrets, db_host: str, db_port: int) -> str:
@@ -225,7 +249,8 @@ def designate_conf(paths: Paths, region: str, secrets: Secrets, db_host: str, db
     """
     a = Addresses(region)
     d = paths.designate_dir(region)
-    url = db_url(db_host, db_port, secrets)
+    url = db_url(db_host, db_port, secrets, str(paths.ca_cert))
+    keystone = f"https://{Addresses(MONITOR_REGION).core}:{KEYSTONE_PORT}"
     return f"""[DEFAULT]
 host = designate-{region}
 transport_url = rabbit://designate:{secrets.rabbit}@{a.core}:{AMQP_PORT}/
@@ -243,6 +268,7 @@ quota_api_export_size = {QUOTA}
 [oslo_policy]
 enforce_scope = false
 enforce_new_defaults = false
+policy_file = {d / 'policy.yaml'}
 
 [oslo_concurrency]
 lock_path = {d / 'lock'}
@@ -263,11 +289,27 @@ heartbeat_interval = 5
 
 [service:api]
 listen = {a.core}:{API_PORT}
-auth_strategy = noauth
+auth_strategy = keystone
 enable_api_v2 = true
 enable_api_admin = true
 enabled_extensions_admin = quotas
-api_base_uri = http://{a.core}:{API_PORT}/
+api_base_uri = https://{a.core}:{API_PORT}/
+
+[keystone_authtoken]
+www_authenticate_uri = {keystone}
+auth_url = {keystone}
+auth_type = password
+username = designate
+password = {secrets.designate_keystone}
+user_domain_name = Default
+project_name = service
+project_domain_name = Default
+region_name = {region}
+interface = public
+cafile = {paths.ca_cert}
+service_token_roles_required = true
+http_connect_timeout = 5
+http_request_max_retries = 1
 
 [service:central]
 workers = 1

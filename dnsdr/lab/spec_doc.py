@@ -1,6 +1,8 @@
 """The DesignateDR document describing a lab (pure): every dnsdr command runs against it with -c.
 
-Control commands call the lab's launcher (``<root>/bin/dnsdr``, see region3.py), so a controller or
+Every connection is verified TLS against the lab's CA, and dnsdr authenticates to Keystone (in r3)
+with the application credential the lab made for it, as a production spec would. Control commands
+call the lab's launcher (``<root>/bin/dnsdr``, see region3.py), so a controller or
 ``dnsdr promote`` drives the lab with the code that wrote it. The policy is automatic with short
 intervals so that a controller, when a test starts one, fails over within seconds; nothing acts
 while no controller runs.
@@ -11,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dnsdr.lab.keystone import APP_CREDENTIAL, DNSDR_USER
+from dnsdr.lab.keystone import url as keystone_url
 from dnsdr.lab.layout import (
     API_PORT,
     DNS_PORT,
@@ -33,6 +37,11 @@ SECRET_FILES = {
     "repl_db": "replication-password",
     "rabbit": "rabbitmq-password",
     "pdns_api_key": "pdns-api-key",
+    "keystone_admin": "keystone-admin-password",
+    "designate_keystone": "designate-keystone-password",
+    "dnsdr_keystone": "dnsdr-keystone-password",
+    "dnsdr_app_credential": "dnsdr-app-credential-secret",
+    "lab_keystone": "lab-keystone-password",
 }
 
 
@@ -53,9 +62,11 @@ def _region(paths: Paths, bin_dir: Path, region: str) -> dict[str, Any]:
             "passwordRef": _file(paths.secret(SECRET_FILES["dnsdr_db"])),
             "replicationUser": "repl",
             "replicationPasswordRef": _file(paths.secret(SECRET_FILES["repl_db"])),
+            "tls": {"replicaCaFile": str(paths.ca_cert)},  # the same host: the replica checks its source with it
         },
         "designate": {
-            "api": {"host": a.core, "port": API_PORT},
+            "regionName": region,
+            "api": {"host": a.core, "port": API_PORT, "scheme": "https"},
             "mdns": [{"host": a.core, "port": MDNS_PORT}],
             "notifySources": [a.core],
             "control": {
@@ -97,6 +108,15 @@ def designatedr(paths: Paths, bin_dir: Path, name: str = "lab") -> dict[str, Any
         "metadata": {"name": name, "namespace": "designate"},
         "spec": {
             "primaryRegion": PRIMARY,
+            "tls": {"mode": "verify", "caRef": _file(paths.ca_cert)},
+            "auth": {
+                "type": "applicationCredential",
+                "authUrl": keystone_url(),
+                "applicationCredentialName": APP_CREDENTIAL,
+                "username": DNSDR_USER,
+                "userDomainName": "Default",
+                "applicationCredentialSecretRef": _file(paths.secret(SECRET_FILES["dnsdr_app_credential"])),
+            },
             "pool": {
                 "name": "default",
                 "id": POOL_ID,

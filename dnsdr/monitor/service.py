@@ -10,11 +10,13 @@ other hosts need no clock agreement.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from dnsdr.adapters.probes import probe
@@ -51,8 +53,9 @@ Prober = Callable[[ProbeTarget, str, float], ProbeResult]
 class Monitor:
     """The witness for one spec: runs rounds, keeps the latest snapshot, serves its views."""
 
-    def __init__(self, spec: DesignateDR, *, timeout: float | None = None, prober: Prober = probe,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, spec: DesignateDR, *, timeout: float | None = None, prober: Prober | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.spec = spec
         self.interval = spec.policy.probe_interval_seconds
         self.timeout = timeout if timeout is not None else default_timeout(self.interval)
@@ -64,7 +67,7 @@ class Monitor:
         regions = tuple(r.name for r in spec.database_regions)
         self.witness = Witness(regions, self.zone, self.interval, split_threshold(spec.policy))
         self.metrics = MonitorMetrics(regions)
-        self._prober = prober
+        self._prober: Prober = prober or partial(probe, tls=tls)  # the API's HTTPS checked with the spec's CA
         self._clock = clock
         self._wall = wall
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ import yaml
 from dnsdr.adapters.backends import KINDS
 from dnsdr.domain.fields import NAME
 from dnsdr.domain.spec import API_VERSION, KIND, BackendKind, DatabaseFlavour, FailoverMode
+from dnsdr.domain.spec_auth import ENV_VAR, SECRET_KEY
 from dnsdr.domain.spec_keys import (
     COMMAND_NAMES,
     DATABASE_REQUIRED,
@@ -37,7 +38,8 @@ from dnsdr.domain.spec_keys import (
     SURVIVING_BACKENDS,
 )
 from dnsdr.domain.spec_pool import ATTRIBUTE_LIMIT, DESCRIPTION_LIMIT, POOL_NAME_LIMIT, UUID
-from dnsdr.domain.spec_region import CONTROL_DRIVERS, ENV_VAR, OPTION_LIMIT, SCHEMA, SECRET_KEY, SUBDOMAIN
+from dnsdr.domain.spec_region import CONTROL_DRIVERS, OPTION_LIMIT, SCHEMA, SUBDOMAIN
+from dnsdr.operator.crd_auth import KEYSTONE_NAME_LIMIT, auth, canary_zone, tls
 from dnsdr.operator.crd_status import PRINTER_COLUMNS, status_schema
 from dnsdr.operator.schema import (
     Schema,
@@ -119,6 +121,7 @@ def database() -> Schema:
         "replicationUser": text("The account replicas use to connect to this server when it is their source."),
         "replicationPasswordRef": secret_ref("The replication account's password."),
         "schema": text("Designate's database (default designate).", pattern=anchored(SCHEMA), max_length=64),
+        "tls": tls("This server's TLS (default: spec.tls).", secret_ref, replica_ca_file=True),
     }, required=DATABASE_REQUIRED)
 
 
@@ -165,6 +168,8 @@ def designate() -> Schema:
         "control": control(),
         "manageCommand": array("designate-manage as run in this region, e.g. with --config-file.",
                                text("An argument."), max_items=MAX_ITEMS["manageCommand"]),
+        "regionName": text("The region's name in Keystone's catalog (default: the region's name).",
+                           max_length=KEYSTONE_NAME_LIMIT),
     }, required=DESIGNATE_REQUIRED)
 
 
@@ -278,8 +283,11 @@ def spec_schema(kinds: Mapping[str, BackendKind]) -> Schema:
         "pool": pool(),
         "monitor": obj("The third-region witness.", {
             "region": _name("The region the monitor and the operator run in: it holds no database."),
+            "canaryZone": canary_zone(),
         }, required=["region"]),
         "policy": policy(),
+        "tls": tls("How dnsdr secures its connections (default: verify, the system's trust store).", secret_ref),
+        "auth": auth(secret_ref),
     }, required=["primaryRegion", "regions"], rules=[
         rule(f"{regions}.all(r, {regions}.exists_one(s, s.name == r.name))", "region names must be unique",
              field_path=".regions"),

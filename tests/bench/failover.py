@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from dnsdr.adapters.designate_api import DesignateApiError
-from dnsdr.adapters.mysql import adapter_for
-from dnsdr.lab import Lab
+from dnsdr.lab import Lab, dbsetup
 
 ROOT = Path(__file__).resolve().parents[2]
 DNSDR = str(Path(sys.executable).parent / "dnsdr")
@@ -34,10 +33,9 @@ def log(message: str) -> None:
 
 
 def live_zone_count(lab: Lab, region: str) -> int:
-    db = lab.spec().region(region).database
-    assert db is not None
-    with adapter_for(db).connector.session() as s:
-        return int(s.scalar("SELECT COUNT(*) AS n FROM designate.zones WHERE deleted = '0' AND type = 'PRIMARY'"))
+    rows = dbsetup.query(lab.paths, region, "SELECT COUNT(*) AS n FROM designate.zones WHERE deleted = '0' "
+                         "AND type = 'PRIMARY'")
+    return int(rows[0]["n"])
 
 
 class WriteLoad:
@@ -107,11 +105,8 @@ def main() -> int:
     steps = {s["name"]: s["seconds"] for s in report["steps"]}
     finished = {s["name"]: s["finished_at"] for s in report["steps"]}
 
-    db = lab.spec().region("r2").database
-    assert db is not None
-    with adapter_for(db).connector.session() as s:
-        present = {str(r["id"]) for r in s.rows("SELECT id FROM designate.recordsets WHERE zone_id = %s",
-                                                (load.zone.id.replace("-", ""),))}
+    present = {str(r["id"]) for r in dbsetup.query(lab.paths, "r2", "SELECT id FROM designate.recordsets "
+                                                   "WHERE zone_id = %s", (load.zone.id.replace("-", ""),))}
     lost = [rid for rid in load.acked if rid.replace("-", "") not in present]
     result = {
         "zones": zones,

@@ -48,7 +48,7 @@ from dnsdr.adapters.dns_prober import ProbeOptions, sweep
 from dnsdr.adapters.rndc import RndcClient, RndcKey
 from dnsdr.adapters.secrets import resolve
 from dnsdr.domain.serials import PairClass, Target, targets_from_spec
-from dnsdr.domain.spec import BackendSpec, DesignateDR
+from dnsdr.domain.spec import BackendSpec
 from dnsdr.lab import Lab
 
 TENANT = "dnsdr-bench"
@@ -59,19 +59,21 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def db_connect(spec: DesignateDR) -> pymysql.connections.Connection:  # type: ignore[name-defined]
+def db_connect(lab: Lab) -> pymysql.connections.Connection:  # type: ignore[name-defined]
+    """The lab's root over the Unix socket: seeding Designate's tables is no business of dnsdr's account."""
+    spec = lab.spec()
     db = spec.region(spec.primary_region).database
     assert db is not None
-    return pymysql.connect(host=db.endpoint.host, port=db.endpoint.port, user=db.user, password=resolve(db.password),
+    return pymysql.connect(unix_socket=str(lab.paths.mysql_socket(spec.primary_region)), user="root",
                            database=db.schema, autocommit=True, connect_timeout=10)
 
 
-def seed_designate(spec: DesignateDR, names: list[str], serial: int) -> None:
+def seed_designate(lab: Lab, names: list[str], serial: int) -> None:
     rows = []
     for name in names:
         zid = f"{random.getrandbits(128):032x}"
         rows.append((zid, zid[:3], TENANT, name, f"hostmaster@{name.rstrip('.')}", serial, DEFAULT_POOL))
-    conn = db_connect(spec)
+    conn = db_connect(lab)
     try:
         with conn.cursor() as cur:
             cur.executemany(
@@ -83,8 +85,8 @@ def seed_designate(spec: DesignateDR, names: list[str], serial: int) -> None:
         conn.close()
 
 
-def unseed_designate(spec: DesignateDR, tag: str) -> None:
-    conn = db_connect(spec)
+def unseed_designate(lab: Lab, tag: str) -> None:
+    conn = db_connect(lab)
     try:
         with conn.cursor() as cur:
             cur.execute("DELETE FROM zones WHERE tenant_id = %s AND name LIKE %s", (TENANT, f"%.{tag}.bench.dnsdr.test."))
@@ -195,7 +197,7 @@ def main() -> None:
         t0 = time.monotonic()
         for n in names:
             (work / f"{n}db").write_text(f"$TTL 300\n@ IN SOA {soa_text(n, serial)}\n@ IN NS ns.dnsdr.invalid.\n")
-        seed_designate(spec, names, serial)
+        seed_designate(lab, names, serial)
         for r in spec.regions:
             for b in r.backends:
                 if b.type == "pdns4":
@@ -255,7 +257,7 @@ def main() -> None:
             if any(b.type == "pdns4" for b in r.backends):
                 unseed_pdns(lab.paths.component(r.name, "pdns") / "pdns.sqlite3", tag)
                 pdns_rediscover(lab.paths.component(r.name, "pdns"))
-        unseed_designate(spec, tag)
+        unseed_designate(lab, tag)
         shutil.rmtree(work, ignore_errors=True)
         log(f"cleaned up in {time.monotonic() - t0:.1f} s")
     print(json.dumps(result, sort_keys=True))

@@ -10,7 +10,6 @@ someone started by hand (``dnsdr lab up``) makes the session fail with the comma
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import tempfile
@@ -22,8 +21,8 @@ from types import FrameType
 import pytest
 
 from dnsdr.lab import Lab
+from tests.support.lab_lock import release_lock, take_lock
 
-LOCK = Path("/tmp/dnsdr-lab-test.lock")
 LOCK_WAIT_S = float(os.environ.get("DNSDR_LAB_LOCK_WAIT", "1800"))
 TEST_PREFIX = "dnsdr-lab-test-"
 
@@ -33,21 +32,7 @@ def _progress(message: str) -> None:
 
 
 def _take_lock() -> int:
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    deadline = time.monotonic() + LOCK_WAIT_S
-    announced = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                pytest.fail(f"another test session holds {LOCK} (its lab uses the same addresses) for too long")
-            if not announced:
-                _progress(f"waiting for another test session's lab to finish ({LOCK})")
-                announced = True
-            time.sleep(1)
+    return take_lock(LOCK_WAIT_S, _progress, pytest.fail)
 
 
 def _clear_stale(lab: Lab) -> None:
@@ -88,8 +73,7 @@ def lab() -> Iterator[Lab]:
             _progress(f"down in {time.monotonic() - t0:.1f} s")
         finally:
             signal.signal(signal.SIGTERM, previous)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            release_lock(fd)
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ def read_http_request(conn: socket.socket) -> bytes:
                 if not got:
                     break
                 body += got
-    return data
+    return head + b"\r\n\r\n" + body
 
 
 def http(status: int, body: bytes, headers: dict[str, str] | None = None, *, length: int | None = None,

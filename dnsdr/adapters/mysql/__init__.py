@@ -18,6 +18,7 @@ from dnsdr.adapters.mysql.connection import (
     Connector,
     Credentials,
     DatabaseError,
+    DatabaseTlsError,
     NotMySQLError,
     OperationRefused,
     PrivilegeError,
@@ -29,6 +30,7 @@ from dnsdr.adapters.mysql.connection import (
 from dnsdr.adapters.mysql.mariadb import MariaDBAdapter
 from dnsdr.adapters.mysql.mysql8 import MySQL8Adapter
 from dnsdr.adapters.secrets import resolve
+from dnsdr.adapters.tls import client_context
 from dnsdr.domain.replication import ReplicationState, RepointResult
 from dnsdr.domain.spec import DatabaseFlavour, DatabaseSpec, SecretRef
 
@@ -36,6 +38,7 @@ __all__ = [
     "AuthenticationError",
     "DatabaseAdapter",
     "DatabaseError",
+    "DatabaseTlsError",
     "MariaDBAdapter",
     "MySQL8Adapter",
     "NotMySQLError",
@@ -55,18 +58,23 @@ Resolver = Callable[[SecretRef], str]
 def adapter_for(spec: DatabaseSpec, *, timeouts: Timeouts | None = None, resolver: Resolver = resolve,
                 heartbeat_period: float | None = None) -> DatabaseAdapter:
     """The adapter for ``spec``'s flavour, with the admin account and, as fence prover, the
-    replication account (which must never hold a read_only bypass). Raises SecretError when a
-    credential cannot be resolved (the message names the reference, not the value)."""
+    replication account (which must never hold a read_only bypass), both over the spec's TLS. Raises
+    SecretError when a credential cannot be resolved (the message names the reference, not the
+    value), TlsError when its CA cannot be loaded."""
     password = resolver(spec.password)
     repl_password = resolver(spec.replication_password)
     host, port = spec.endpoint.host, spec.endpoint.port
-    main = Connector(host, port, Credentials(spec.user, password), timeouts, extra_secrets=(repl_password,))
+    tls = client_context(spec.tls, resolver)
+    main = Connector(host, port, Credentials(spec.user, password), timeouts, extra_secrets=(repl_password,), tls=tls)
     probe = Connector(host, port, Credentials(spec.replication_user, repl_password), timeouts,
-                      extra_secrets=(password,))
+                      extra_secrets=(password,), tls=tls)
+    node: DatabaseAdapter
     if spec.flavour == DatabaseFlavour.MYSQL:
-        return MySQL8Adapter(main, probe)
-    node = MariaDBAdapter(main, probe)
-    node.heartbeat_period = heartbeat_period
+        node = MySQL8Adapter(main, probe)
+    else:
+        node = MariaDBAdapter(main, probe)
+        node.heartbeat_period = heartbeat_period
+    node.replica_ca_file = spec.replica_ca_file
     return node
 
 

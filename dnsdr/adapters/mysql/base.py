@@ -25,6 +25,7 @@ from dnsdr.adapters.mysql.connection import (
     AuthenticationError,
     Connector,
     DatabaseError,
+    DatabaseTlsError,
     OperationRefused,
     PrivilegeError,
     QueryTimeoutError,
@@ -52,6 +53,8 @@ ER_NO_SUCH_THREAD = 1094
 
 
 def error_kind(exc: DatabaseError) -> str:
+    if isinstance(exc, DatabaseTlsError):
+        return "tls"
     if isinstance(exc, UnreachableError):
         return "unreachable"
     if isinstance(exc, QueryTimeoutError):
@@ -67,6 +70,8 @@ class DatabaseAdapter(ABC):
     """Replication control of one server. Subclasses implement the dialect's SQL."""
 
     flavour: str = ""
+    # On this server's host: the CA file it checks its source's certificate with (the spec's replicaCaFile).
+    replica_ca_file: str | None = None
 
     def __init__(self, connector: Connector, probe: Connector | None = None, *,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
@@ -113,6 +118,16 @@ class DatabaseAdapter(ABC):
 
     @abstractmethod
     def stop_replica(self, s: Session) -> None: ...
+
+    def replication_tls(self, source: DatabaseSpec, prefix: str) -> tuple[str, tuple[str, ...]]:
+        """The TLS clauses of CHANGE MASTER/REPLICATION SOURCE (``prefix`` MASTER or SOURCE) and their arguments:
+        TLS with the source's certificate verified against its host, unless the source's spec disables TLS."""
+        if not source.tls.enabled:
+            return f", {prefix}_SSL = 0", ()
+        clauses = f", {prefix}_SSL = 1, {prefix}_SSL_VERIFY_SERVER_CERT = 1"
+        if self.replica_ca_file:
+            return clauses + f", {prefix}_SSL_CA = %s", (self.replica_ca_file,)
+        return clauses, ()
 
     @abstractmethod
     def stop_io(self, s: Session) -> None: ...
@@ -298,8 +313,10 @@ class DatabaseAdapter(ABC):
                                        f"{len(errant)} errant transaction ranges {src} never had: {', '.join(errant)}",
                                        errant)
             ch = state.channel
+            tls_as_wanted = ch is not None and ch.tls in (None, source.tls.enabled) \
+                and (not source.tls.enabled or ch.tls_verified in (None, True))
             if (ch is not None and ch.source_host == source.endpoint.host and ch.source_port == source.endpoint.port
-                    and ch.io_running in ("Yes", "Connecting") and ch.sql_ok and state.read_only):
+                    and ch.io_running in ("Yes", "Connecting") and ch.sql_ok and state.read_only and tls_as_wanted):
                 return RepointResult(self.endpoint, False, f"already replicating from {src}; nothing changed",
                                      source=src, start_position=ch.executed)
             if ch is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -18,6 +19,7 @@ import pymysql
 import pymysql.cursors
 
 from dnsdr.adapters.shown import brief
+from dnsdr.adapters.tls import certificate_problem
 from dnsdr.domain.errors import NeedsOperator, RetryLater
 
 # Server error codes we translate.
@@ -36,6 +38,7 @@ CR_SERVER_LOST = 2013
 ER_LOCK_WAIT_TIMEOUT = 1205
 ER_QUERY_TIMEOUT = 1969          # MariaDB max_statement_time
 ER_QUERY_INTERRUPTED = 3024      # MySQL max_execution_time
+CR_SSL_CONNECTION_ERROR = 2026
 
 
 class DatabaseError(RetryLater):
@@ -53,6 +56,10 @@ class UnreachableError(DatabaseError):
 
 class AuthenticationError(DatabaseError, NeedsOperator):
     """Wrong user name or password (or the account may not connect from here)."""
+
+
+class DatabaseTlsError(DatabaseError, NeedsOperator):
+    """The server's certificate was refused (wrong CA, name not in it, expired) or it offers no TLS."""
 
 
 class PrivilegeError(DatabaseError, NeedsOperator):
@@ -122,8 +129,15 @@ def translate(exc: BaseException, endpoint: str, user: str, secrets: Sequence[st
         return exc
     if isinstance(exc, socket.timeout | TimeoutError):
         return QueryTimeoutError(endpoint, "timed out waiting for the server")
+    if (problem := certificate_problem(exc)) is not None:
+        return DatabaseTlsError(endpoint, f"TLS: {brief(problem, 300, secrets)} (the certificate must chain to the "
+                                          "spec's CA and name the host dnsdr connects to)")
     args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     code = args[0] if args and isinstance(args[0], int) and not isinstance(args[0], bool) else None
+    if code == CR_SSL_CONNECTION_ERROR:
+        return DatabaseTlsError(endpoint, "TLS: the server offers no TLS, and the spec requires it (enable ssl_cert "
+                                          "and ssl_key on the server, or set tls.mode: disabled for this database)",
+                                code)
     if isinstance(exc, _PROTOCOL_ERRORS) and not _is_server_code(code):
         return NotMySQLError(endpoint, NOT_MYSQL)
     if isinstance(exc, pymysql.err.MySQLError) and not isinstance(exc, pymysql.err.InterfaceError) \
@@ -242,14 +256,20 @@ class Session:
 
 
 class Connector:
-    """Opens sessions to one server as one account."""
+    """Opens sessions to one server as one account.
+
+    ``tls``: a context that verifies the server (see ``dnsdr.adapters.tls``); PyMySQL then refuses a
+    server that offers no TLS before it sends anything of the password. None: a plain connection,
+    which only a spec's ``tls: {mode: disabled}`` asks for.
+    """
 
     def __init__(self, host: str, port: int, credentials: Credentials, timeouts: Timeouts | None = None,
-                 extra_secrets: Sequence[str] = ()) -> None:
+                 extra_secrets: Sequence[str] = (), tls: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.port = port
         self.credentials = credentials
         self.timeouts = timeouts or Timeouts()
+        self.tls = tls
         self._secrets = (credentials.password, *extra_secrets)
 
     @property
@@ -266,6 +286,7 @@ class Connector:
                 connect_timeout=self.timeouts.connect, read_timeout=read_timeout or self.timeouts.read,
                 write_timeout=self.timeouts.write, autocommit=True, charset="utf8mb4",
                 cursorclass=pymysql.cursors.DictCursor, auth_plugin_map=CLEARTEXT_REFUSED,
+                **({"ssl": self.tls} if self.tls is not None else {"ssl_disabled": True}),
             )
         except Exception as exc:
             raise translate(exc, self.endpoint, self.credentials.user, self._secrets) from None

@@ -10,6 +10,8 @@
   account needs READ ONLY ADMIN to set the variable, so the fence proof normally uses the
   replication account (see ``base.py``).
 * Catch-up: ``MASTER_GTID_WAIT(pos, timeout)`` (0 done, -1 timeout) against ``Gtid_IO_Pos``.
+* Repoint over TLS: ``MASTER_SSL = 1, MASTER_SSL_VERIFY_SERVER_CERT = 1`` and the CA file the spec
+  names on this server's host (``MASTER_SSL_CA``), unless the source's spec disables TLS.
 * Repoint position: ``MASTER_USE_GTID=slave_pos`` after setting ``gtid_slave_pos`` to the node's own
   ``gtid_current_pos`` (once the errant check passed). A former primary's ``gtid_slave_pos`` is empty
   or stale (its own writes are only in its binlog), so plain ``slave_pos`` would re-fetch or skip
@@ -93,6 +95,9 @@ class MariaDBAdapter(DatabaseAdapter):
             heartbeats_received=as_int(row.get("Slave_received_heartbeats")),
             heartbeat_age_seconds=age,
             using_gtid=str(row.get("Using_Gtid") or ""),
+            tls=as_bool(row["Master_SSL_Allowed"]) if "Master_SSL_Allowed" in row else None,
+            tls_verified=as_bool(row["Master_SSL_Verify_Server_Cert"]) if "Master_SSL_Verify_Server_Cert" in row
+            else None,
         )
 
     def read_state(self, s: Session) -> ReplicationState:
@@ -159,8 +164,9 @@ class MariaDBAdapter(DatabaseAdapter):
             s.run("SET GLOBAL gtid_slave_pos = %s", (start,))
         s.run("SET GLOBAL rpl_semi_sync_slave_enabled = 1")
         heartbeat = f", MASTER_HEARTBEAT_PERIOD = {float(self.heartbeat_period)}" if self.heartbeat_period else ""
+        tls, args = self.replication_tls(source, "MASTER")
         s.run("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s, "
-              "MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1" + heartbeat,
-              (source.endpoint.host, int(source.endpoint.port), source.replication_user, source_password))
+              "MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1" + heartbeat + tls,
+              (source.endpoint.host, int(source.endpoint.port), source.replication_user, source_password, *args))
         s.run("START SLAVE")
         return start

@@ -94,6 +94,9 @@ class MySQL8Adapter(DatabaseAdapter):
             heartbeats_received=as_int(hb.get("beats")) if hb else None,
             heartbeat_age_seconds=heartbeat_age(hb) if io == "Yes" else None,
             using_gtid="auto_position" if as_bool(row.get("Auto_Position")) else "",
+            tls=as_bool(row["Source_SSL_Allowed"]) if "Source_SSL_Allowed" in row else None,
+            tls_verified=as_bool(row["Source_SSL_Verify_Server_Cert"]) if "Source_SSL_Verify_Server_Cert" in row
+            else None,
         )
 
     def read_state(self, s: Session) -> ReplicationState:
@@ -162,8 +165,9 @@ class MySQL8Adapter(DatabaseAdapter):
             if name in names:
                 s.run(f"SET GLOBAL {name} = 1")
                 break
+        tls, args = self.replication_tls(source, "SOURCE")
         s.run("CHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %s, SOURCE_USER = %s, "
-              "SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1",
-              (source.endpoint.host, int(source.endpoint.port), source.replication_user, source_password))
+              "SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1"
+              + tls, (source.endpoint.host, int(source.endpoint.port), source.replication_user, source_password, *args))
         s.run("START REPLICA")
         return state.gtid_executed

@@ -10,9 +10,11 @@ again), at most once per period each, and named if they do not settle in time.
 
 from __future__ import annotations
 
-from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
+from dnsdr.adapters.designate_api import DesignateApiError
 from dnsdr.adapters.dns_prober import sweep
+from dnsdr.adapters.keystone import designate_api
 from dnsdr.domain.plan import Step
+from dnsdr.domain.serials import ExpectedZone
 from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.steps.base import ActedOnce
 from dnsdr.engine.steps.dns import _zones, nudge_transfers, serving
@@ -54,22 +56,23 @@ class VerifyClean(ActedOnce):
             due = [z for z in unsettled if now - first_seen[z.id] >= GRACE
                    and now - pushed.get(z.id, -REPUSH_EVERY) >= REPUSH_EVERY]
             if due:
-                repushed += self._repush(step, [z.id for z in due], now, pushed)
+                repushed += self._repush(step, due, now, pushed)
             ctx.sleep(1.0)
 
-    def _repush(self, step: Step, zone_ids: list[str], now: float, pushed: dict[str, float]) -> int:
-        region = self.rt.region(step.region)
-        assert region.designate is not None
-        api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", all_projects=True)
+    def _repush(self, step: Step, zones: list[ExpectedZone], now: float, pushed: dict[str, float]) -> int:
+        """Re-push each zone in its own project (sudo with a Keystone token): a zone is changed by its owner, so
+        dnsdr's account needs no admin role, only Designate's use_sudo."""
         done = 0
-        try:
-            for zone_id in zone_ids:
-                pushed[zone_id] = now
-                try:
-                    api.repush_zone(zone_id)
-                    done += 1
-                except DesignateApiError as exc:
-                    self.ctx.add_risk(f"zone {zone_id} could not be re-pushed through the API: {exc}")
-        finally:
-            api.close()
+        for project in sorted({z.project_id for z in zones}):
+            api = designate_api(self.rt.spec, step.region, self.rt.resolver, project_id=project or "dnsdr", sudo=True)
+            try:
+                for zone in (z for z in zones if z.project_id == project):
+                    pushed[zone.id] = now
+                    try:
+                        api.repush_zone(zone.id)
+                        done += 1
+                    except DesignateApiError as exc:
+                        self.ctx.add_risk(f"zone {zone.name} could not be re-pushed through the API: {exc}")
+            finally:
+                api.close()
         return done

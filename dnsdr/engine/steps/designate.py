@@ -21,7 +21,7 @@ from dnsdr.engine.steps.base import ActedOnce
 
 def zone_names(rt: Runtime) -> list[str]:
     db = rt.database(rt.plan.final_state.primary)
-    return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id)]
+    return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id, resolver=rt.resolver)]
 
 
 class StopDesignate(ActedOnce):

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from dnsdr.adapters.backends.base import MastersReport, ZoneStatus
 from dnsdr.adapters.backends.masters import create_missing, remove_zones, rewrite_masters
-from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.dns_lookup import txt_values
 from dnsdr.adapters.dns_prober import sweep
+from dnsdr.adapters.keystone import designate_api
 from dnsdr.domain.canary import canary_zone
+from dnsdr.domain.errors import DnsdrError
 from dnsdr.domain.plan import Step
 from dnsdr.domain.pools import masters_for
 from dnsdr.domain.serials import ExpectedZone, PairClass, PairResult, Target, targets_of_state
@@ -36,7 +37,7 @@ def _credential(rt: Runtime, backend: Backend) -> str:
 
 def _zones(rt: Runtime) -> list[ExpectedZone]:
     db = rt.database(rt.plan.final_state.primary)
-    return list(read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id))
+    return list(read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id, resolver=rt.resolver))
 
 
 def serving(rt: Runtime) -> tuple[Target, ...]:
@@ -148,17 +149,21 @@ class VerifySerials(ActedOnce):
 
 
 class VerifyWrite(ActedOnce):
-    """Create a TXT record through the surviving API and wait until every surviving target serves it."""
+    """Create a TXT record through the surviving API and wait until every surviving target serves it.
+
+    The API is called as the spec authenticates (a Keystone token, the region's catalog endpoint) and
+    over its TLS: the write proves what a tenant would see, authentication included."""
 
     def act(self, step: Step) -> str:
         rt = self.rt
-        region = rt.region(step.region)
-        assert region.designate is not None
         run_id = self.ctx.run_id
-        api = DesignateApi(f"{region.designate.api_scheme}://{region.designate.api}", project_id="dnsdr")
         zone_name = canary_zone(rt.spec)
         deadline = self.ctx.clock() + rt.verify_timeout
         started = self.ctx.clock()
+        try:
+            api = designate_api(rt.spec, step.region, rt.resolver)
+        except DnsdrError as exc:
+            raise StepFailed(f"the Designate API in {step.region}: {exc}") from None
         try:
             zone = api.find_zone(zone_name) or api.create_zone(zone_name, "hostmaster@dnsdr.test")
             record = f"verify-{run_id}.{zone_name}"
@@ -168,7 +173,7 @@ class VerifyWrite(ActedOnce):
                 api.create_recordset(zone.id, record, "TXT", [f'"{value}"'], ttl=60)
             else:
                 value = existing[0].records[0].strip('"')
-        except DesignateApiError as exc:
+        except DnsdrError as exc:
             raise StepFailed(f"the Designate API in {step.region} refused the canary write: {exc}") from None
         finally:
             api.close()

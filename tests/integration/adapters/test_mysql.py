@@ -28,6 +28,7 @@ from dnsdr.adapters.mysql import (
 from dnsdr.adapters.mysql.connection import Connector, Credentials
 from dnsdr.adapters.mysql.mariadb import MariaDBAdapter
 from dnsdr.adapters.secrets import resolve
+from dnsdr.adapters.tls import client_context
 from dnsdr.app.observe import Observer
 from dnsdr.domain.replication import Health, ReplicationState, assess, errant_transactions, to_view, transactions_behind
 from dnsdr.domain.spec import DatabaseSpec, DesignateDR
@@ -69,10 +70,15 @@ class Pair:
         return adapter_for(self.db(region), heartbeat_period=2.0)
 
     def connect(self, region: str, admin: bool = True) -> Any:
+        """``admin``: the lab's root over the Unix socket (the test's own hand; dnsdr's account is least
+        privilege); else the application's account over verified TLS, as Designate connects."""
+        if admin:
+            return pymysql.connect(unix_socket=str(self.lab.paths.mysql_socket(region)), user="root",
+                                   autocommit=True, connect_timeout=5, read_timeout=30)
         db = self.db(region)
-        user, password = (db.user, resolve(db.password)) if admin else ("designate", self.designate_password)
-        return pymysql.connect(host=db.endpoint.host, port=db.endpoint.port, user=user, password=password,
-                               autocommit=True, connect_timeout=5, read_timeout=30)
+        return pymysql.connect(host=db.endpoint.host, port=db.endpoint.port, user="designate",
+                               password=self.designate_password, autocommit=True, connect_timeout=5, read_timeout=30,
+                               ssl=client_context(db.tls, resolve))
 
     def sql(self, region: str, statement: str, args: Any = None) -> list[tuple[Any, ...]]:
         conn = self.connect(region)
@@ -185,17 +191,20 @@ def test_healthy_state(pair: Pair) -> None:
 
 def test_wrong_password_and_missing_privilege_are_clean(pair: Pair) -> None:
     db = pair.db("r1")
-    wrong = MariaDBAdapter(Connector(db.endpoint.host, db.endpoint.port, Credentials(db.user, "not-the-password-x9")))
+    tls = client_context(db.tls, resolve)
+    wrong = MariaDBAdapter(Connector(db.endpoint.host, db.endpoint.port, Credentials(db.user, "not-the-password-x9"),
+                                     tls=tls))
     state = wrong.observe()
     assert not state.reachable and state.error_kind == "authentication"
     assert "not-the-password-x9" not in json.dumps(state.to_dict())
     with pytest.raises(AuthenticationError):
         wrong.fence()
     repl_password = resolve(db.replication_password)
-    weak = MariaDBAdapter(Connector(db.endpoint.host, db.endpoint.port, Credentials(db.replication_user, repl_password)))
+    weak = MariaDBAdapter(Connector(db.endpoint.host, db.endpoint.port, Credentials(db.replication_user, repl_password),
+                                    tls=tls))
     with pytest.raises(PrivilegeError) as err:
-        weak.fence()
-    assert "READ_ONLY ADMIN" in err.value.privilege and repl_password not in str(err.value)
+        weak.fence()  # the replication account may stream the binlog and nothing else: not even observe
+    assert "SLAVE MONITOR" in err.value.privilege and repl_password not in str(err.value)
     assert pair.node("r1").observe().writable  # nothing changed
 
 

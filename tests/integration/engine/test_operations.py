@@ -1,5 +1,8 @@
 """promote, switchover and rejoin end to end on the real lab, through the CLI an operator uses.
 
+As in production: dnsdr's database account holds only the grants the README lists, every connection
+is verified TLS, and the canary write authenticates to Keystone with an application credential.
+
 Every test starts from the healthy lab (r1 primary, r2 replica, four targets) and checks effects
 on the real servers: database roles, rows, Designate's pool, and what the DNS servers answer.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,7 +30,7 @@ from dnsdr.adapters.mysql.epoch import read_epoch
 from dnsdr.adapters.secrets import resolve
 from dnsdr.domain.replication import ReplicationState
 from dnsdr.domain.spec import DesignateDR
-from dnsdr.lab import Lab
+from dnsdr.lab import Lab, dbsetup
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -35,8 +39,11 @@ DNSDR = str(Path(sys.executable).parent / "dnsdr")
 
 
 
-def dnsdr(lab: Lab, state_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DNSDR, *args[:1], "-c", str(lab.spec_path), "--state-dir", str(state_dir), *args[1:]],
+def dnsdr(lab: Lab, state_dir: Path, *args: str, env: dict[str, str] | None = None,
+          debug: bool = False) -> subprocess.CompletedProcess[str]:
+    """``debug``: with --debug --log-format json, the most dnsdr ever logs."""
+    logs = ["--debug", "--log-format", "json"] if debug else []
+    return subprocess.run([DNSDR, *logs, *args[:1], "-c", str(lab.spec_path), "--state-dir", str(state_dir), *args[1:]],
                           capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})})
 
 
@@ -46,27 +53,28 @@ def observe(spec: DesignateDR, region: str) -> ReplicationState:
     return adapter_for(db).observe()
 
 
-def zone_count(spec: DesignateDR, region: str) -> tuple[int, int]:
+# The test's own look at the databases goes through the lab's root over the Unix socket: dnsdr's account
+# may read designate.zones only (least privilege), and must not be made stronger for a test's sake.
+
+def zone_count(lab: Lab, region: str) -> tuple[int, int]:
     """(live zones, live recordsets) in ``region``'s Designate database."""
-    db = spec.region(region).database
-    assert db is not None
-    node = adapter_for(db)
-    with node.connector.session() as s:
-        # dnsdr's own canary zone (the verify-write step) is not user data.
-        zones = s.scalar("SELECT COUNT(*) AS n FROM designate.zones WHERE deleted = '0' AND type != 'CATALOG' "
-                         "AND name NOT LIKE 'dnsdr-canary-%'")
-        rrsets = s.scalar("SELECT COUNT(*) AS n FROM designate.recordsets r JOIN designate.zones z "
-                          "ON z.id = r.zone_id WHERE z.deleted = '0' AND z.name NOT LIKE 'dnsdr-canary-%'")
+    # dnsdr's own canary zone (the verify-write step) is not user data.
+    zones = dbsetup.query(lab.paths, region, "SELECT COUNT(*) AS n FROM designate.zones WHERE deleted = '0' "
+                          "AND type != 'CATALOG' AND name NOT LIKE 'dnsdr-canary-%%'")[0]["n"]
+    rrsets = dbsetup.query(lab.paths, region, "SELECT COUNT(*) AS n FROM designate.recordsets r JOIN designate.zones z "
+                           "ON z.id = r.zone_id WHERE z.deleted = '0' AND z.name NOT LIKE 'dnsdr-canary-%%'")[0]["n"]
     return int(zones), int(rrsets)
 
 
-def pool_targets(spec: DesignateDR, region: str) -> set[tuple[str, str]]:
-    db = spec.region(region).database
-    assert db is not None
-    with adapter_for(db).connector.session() as s:
-        rows = s.rows("SELECT t.type AS type, m.host AS host FROM designate.pool_targets t "
-                      "JOIN designate.pool_target_masters m ON m.pool_target_id = t.id")
+def pool_targets(lab: Lab, region: str) -> set[tuple[str, str]]:
+    rows = dbsetup.query(lab.paths, region, "SELECT t.type AS type, m.host AS host FROM designate.pool_targets t "
+                         "JOIN designate.pool_target_masters m ON m.pool_target_id = t.id")
     return {(str(r["type"]), str(r["host"])) for r in rows}
+
+
+def replicates_over_verified_tls(state: ReplicationState) -> bool:
+    """The channel dnsdr's repoint made: TLS on, the source's certificate checked against its address."""
+    return state.channel is not None and state.channel.tls is True and state.channel.tls_verified is True
 
 
 def soa(host: str, port: int, zone: str) -> int | None:
@@ -91,7 +99,7 @@ def db_snapshot(lab: Lab) -> dict[str, Any]:
     spec = lab.spec()
     r1, r2 = observe(spec, "r1"), observe(spec, "r2")
     return {"r1_writable": r1.writable, "r2_replica": r2.is_replica, "r2_writable": r2.writable,
-            "targets": pool_targets(spec, "r1")}
+            "targets": pool_targets(lab, "r1")}
 
 
 @pytest.fixture
@@ -120,13 +128,10 @@ def test_promote_refuses_while_the_old_primary_is_healthy(healthy_lab: Lab, stat
 
 def test_promote_refuses_a_candidate_with_errant_transactions(healthy_lab: Lab, state_dir: Path) -> None:
     spec = healthy_lab.spec()
-    r2 = adapter_for(spec.region("r2").database)  # type: ignore[arg-type]
-    with r2.connector.session() as s:
-        s.run("SET GLOBAL read_only = 0")
-        s.run("CREATE DATABASE IF NOT EXISTS scratch")
-        s.run("CREATE TABLE IF NOT EXISTS scratch.errant (id INT PRIMARY KEY)")
-        s.run("INSERT INTO scratch.errant VALUES (1)")
-        s.run("SET GLOBAL read_only = 1")
+    for sql in ("SET GLOBAL read_only = 0", "CREATE DATABASE IF NOT EXISTS scratch",
+                "CREATE TABLE IF NOT EXISTS scratch.errant (id INT PRIMARY KEY)", "INSERT INTO scratch.errant VALUES (1)",
+                "SET GLOBAL read_only = 1"):
+        dbsetup.query(healthy_lab.paths, "r2", sql)
     healthy_lab.kill("r1")
     result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes")
     assert result.returncode == 4, result.stdout
@@ -138,8 +143,8 @@ def test_promote_refuses_a_candidate_with_errant_transactions(healthy_lab: Lab, 
 def test_failover_after_r1_is_killed_keeps_every_zone_and_serves_new_writes(healthy_lab: Lab, state_dir: Path) -> None:
     spec = healthy_lab.spec()
     zones = make_zones(healthy_lab, 5)
-    before = zone_count(spec, "r1")
-    assert eventually(lambda: zone_count(spec, "r2") == before, 60)
+    before = zone_count(healthy_lab, "r1")
+    assert eventually(lambda: zone_count(healthy_lab, "r2") == before, 60)
     healthy_lab.kill("r1")
     result = dnsdr(healthy_lab, state_dir, "promote", "--region", "r2", "--yes", "-o", "json")
     assert result.returncode == 0, result.stderr + result.stdout
@@ -148,8 +153,8 @@ def test_failover_after_r1_is_killed_keeps_every_zone_and_serves_new_writes(heal
     assert {s["name"] for s in report["steps"] if s["status"] == "skipped"} == {"fence-database"}
     r2 = observe(spec, "r2")
     assert r2.writable and not r2.is_replica
-    assert zone_count(spec, "r2") == before  # every zone and recordset survived
-    assert pool_targets(spec, "r2") == {("pdns4", "127.0.2.1"), ("bind9", "127.0.2.1")}
+    assert zone_count(healthy_lab, "r2") == before  # every zone and recordset survived
+    assert pool_targets(healthy_lab, "r2") == {("pdns4", "127.0.2.1"), ("bind9", "127.0.2.1")}
     db = spec.region("r2").database
     assert db is not None
     serials = {z.name: z.serial for z in read_zones(db, resolve(db.password))}
@@ -199,23 +204,51 @@ def test_a_run_killed_after_each_step_resumes_to_exactly_one_promotion(healthy_l
     assert len(history) == 1  # one run, resumed each time
 
 
+def lab_secrets(lab: Lab) -> set[str]:
+    """Every credential of the lab: passwords, keys, the application credential secret, rndc secrets."""
+    found = set()
+    for path in lab.paths.secrets.iterdir():
+        text = path.read_text(encoding="utf-8").strip()
+        found.update(re.findall(r'secret "([^"]+)"', text) or [text])
+    return {v for v in found if len(v) >= 8}
+
+
+def assert_no_secret_anywhere(lab: Lab, outputs: dict[str, str], state_dir: Path) -> None:
+    """No credential and no Keystone token (fernet tokens start gAAAAA) in what dnsdr printed or logged,
+    in its journal and history, nor in any log of the lab (Designate, Keystone, the databases, ...)."""
+    places = dict(outputs)
+    for path in [*state_dir.rglob("*"), *lab.root.glob("*/log/*")]:
+        if path.is_file():
+            places[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    secrets = lab_secrets(lab)
+    for where, text in places.items():
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{where} shows a credential"
+        assert not re.search(r"gAAAAA[A-Za-z0-9_-]{40}", text), f"{where} shows a Keystone token"
+
+
 def test_switchover_to_r2_and_back_loses_nothing(healthy_lab: Lab, state_dir: Path) -> None:
+    """Also: the runs, at --debug with JSON logs, show no credential and no token anywhere."""
     spec = healthy_lab.spec()
     make_zones(healthy_lab, 3)
-    before = zone_count(spec, "r1")
-    there = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r2", "--yes")
+    before = zone_count(healthy_lab, "r1")
+    there = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r2", "--yes", debug=True)
     assert there.returncode == 0, there.stderr + there.stdout
     r1, r2 = observe(spec, "r1"), observe(spec, "r2")
     assert r2.writable and not r2.is_replica
     assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1"
-    assert zone_count(spec, "r2") == before
+    assert replicates_over_verified_tls(r1)  # dnsdr's repoint kept replication on verified TLS
+    assert zone_count(healthy_lab, "r2") == before
     zones = make_zones(healthy_lab, 1)  # written through the API, now on r2's database
-    assert eventually(lambda: zone_count(spec, "r1")[0] == before[0] + 1, 60)
-    back = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r1", "--yes")
+    assert eventually(lambda: zone_count(healthy_lab, "r1")[0] == before[0] + 1, 60)
+    back = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r1", "--yes", debug=True)
     assert back.returncode == 0, back.stderr + back.stdout
+    assert '"step": "verify-write"' in there.stderr + back.stderr  # the canary went through Keystone both ways
+    assert_no_secret_anywhere(healthy_lab, {"there": there.stdout + there.stderr, "back": back.stdout + back.stderr},
+                              state_dir)
     r1, r2 = observe(spec, "r1"), observe(spec, "r2")
     assert r1.writable and r2.is_replica and r2.channel is not None and r2.channel.source_host == "127.0.1.1"
-    assert zone_count(spec, "r1")[0] == before[0] + 1
+    assert zone_count(healthy_lab, "r1")[0] == before[0] + 1
     for host, port in backends(spec, "r1") + backends(spec, "r2"):
         assert eventually(lambda: soa(host, port, zones[0]) is not None, 90), host
 
@@ -230,6 +263,7 @@ def test_rejoin_r1_after_a_failover(healthy_lab: Lab, state_dir: Path) -> None:
     assert result.returncode == 0, result.stderr + result.stdout
     r1 = observe(spec, "r1")
     assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1" and r1.read_only
-    assert pool_targets(spec, "r2") == {(t, f"127.0.{n}.1") for t in ("pdns4", "bind9") for n in (1, 2)}
+    assert replicates_over_verified_tls(r1)
+    assert pool_targets(healthy_lab, "r2") == {(t, f"127.0.{n}.1") for t in ("pdns4", "bind9") for n in (1, 2)}
     for host, port in backends(spec, "r1"):
         assert eventually(lambda: soa(host, port, zones[0]) is not None, 90), host

@@ -11,13 +11,7 @@ checkout's code through PYTHONPATH.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,16 +20,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from dnsdr.adapters.backends import KINDS
 from dnsdr.adapters.mysql import adapter_for
 from dnsdr.adapters.mysql.epoch import read_epoch
 from dnsdr.adapters.state.kubernetes import KubernetesStateStore
-from dnsdr.domain.canary import canary_zone
-from dnsdr.domain.spec_parse import parse_designatedr
 from dnsdr.lab import Lab
 from tests.support.kubeapi import KubeApi
 from tests.support.operator import (
-    ROOT,
     OperatorProcess,
     condition_is,
     conditions,
@@ -47,78 +37,20 @@ from tests.support.operator import (
     install_crd,
     wait_for,
 )
+from tests.support.operator_lab import (
+    MONITOR_HOST,
+    NAME,
+    RSS_LIMIT_MB,
+    Monitor,
+    RssSampler,
+    ensure_canary,
+    failed_over,
+    lab_resource,
+    wait_healthy,
+)
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
-
-NAME = "lab"
-RSS_LIMIT_MB = 200.0
-MONITOR_HOST = "127.0.3.1"
-
-
-def _key(path: str) -> str:
-    return re.sub(r"[^-._a-zA-Z0-9]", "-", Path(path).name)
-
-
-def lab_resource(lab: Lab, namespace: str, monitor_port: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """The lab's DesignateDR as a resource: every file credential becomes a key of Secret lab-credentials (returned
-    with its values), failover automatic, one round a second, the monitor on ``monitor_port``."""
-    doc: dict[str, Any] = yaml.safe_load(lab.spec_path.read_text())
-    values: dict[str, str] = {}
-
-    def move(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.endswith("Ref") and isinstance(value, dict) and "file" in value:
-                    values[_key(value["file"])] = Path(value["file"]).read_text()
-                    node[key] = {"secretKeyRef": {"name": "lab-credentials", "key": _key(value["file"])}}
-                else:
-                    move(value)
-        elif isinstance(node, list):
-            for item in node:
-                move(item)
-    move(doc["spec"])
-    doc["metadata"] = {"name": NAME, "namespace": namespace}
-    doc["spec"]["policy"].update({"failover": "automatic", "probeIntervalSeconds": 1, "consecutiveFailures": 3})
-    for region in doc["spec"]["regions"]:
-        if region["name"] == doc["spec"]["monitor"]["region"]:
-            region["monitor"] = {"host": MONITOR_HOST, "port": monitor_port}
-    return doc, values
-
-
-def ensure_canary(lab: Lab, doc: dict[str, Any]) -> None:
-    """The canary zone the witness asks every nameserver for (the failover's write check creates it otherwise)."""
-    zone = canary_zone(parse_designatedr(doc, KINDS))
-    api = lab.api("r1", project_id="dnsdr")  # the project the failover's write check uses
-    try:
-        if api.find_zone(zone) is None:
-            api.create_zone(zone, "hostmaster@dnsdr.test")
-    finally:
-        api.close()
-
-
-class Monitor:
-    """`dnsdr monitor` in r3 for the resource's document."""
-
-    def __init__(self, doc: dict[str, Any], port: int, workdir: Path) -> None:
-        spec = workdir / "designatedr.yaml"
-        spec.write_text(yaml.safe_dump(doc))
-        self.url = f"http://{MONITOR_HOST}:{port}"
-        with (workdir / "monitor.log").open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "dnsdr", "monitor", "-c", str(spec), "--listen",
-                                          f"{MONITOR_HOST}:{port}"], stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/readyz", timeout=2) as answer:
-                return bool(answer.status == 200)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 @pytest.fixture
@@ -131,49 +63,12 @@ def setup(healthy_lab: Lab, kube: KubeApi, admin: client.ApiClient, operator: cl
     client.CoreV1Api(admin).create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="lab-credentials"), string_data=values))
     ensure_canary(healthy_lab, doc)
-    monitor = Monitor(doc, port, tmp_path)
+    monitor = Monitor(healthy_lab, port, tmp_path)
     try:
         assert eventually(monitor.ready, timeout=60), (tmp_path / "monitor.log").read_text()[-2000:]
         yield healthy_lab, doc
     finally:
         monitor.stop()
-
-
-class RssSampler:
-    """Samples the operator's resident memory every half second while it runs."""
-
-    def __init__(self, proc: OperatorProcess) -> None:
-        self.proc, self.stop = proc, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.wait(0.5):
-            try:
-                self.proc.rss_mb()
-            except (OSError, AssertionError):
-                return
-
-    def finish(self) -> tuple[float, float]:
-        self.stop.set()
-        self.thread.join()
-        return max(self.proc.rss_samples), self.proc.peak_rss_mb()
-
-
-def _healthy(admin: client.ApiClient, namespace: str, proc: OperatorProcess) -> None:
-    wait_for(condition_is(admin, namespace, NAME, "Ready", "True", "Healthy"), 180,
-             "Ready: healthy from every vantage point (r1 primary, r2 replicating, the canary served)", proc)
-    wait_for(condition_is(admin, namespace, NAME, "Replicating", "True"), 60, "Replicating", proc)
-    store = KubernetesStateStore(admin, namespace, NAME)
-    # The automatic failover needs a sample of r1's semi-sync taken while r1 was reachable: AFTER_SYNC and active.
-    wait_for(lambda: (sample := store.load_control().semi_sync) is not None and sample.safe, 30, "a semi-sync sample",
-             proc)
-
-
-def _failed_over(admin: client.ApiClient, namespace: str) -> bool:
-    status = get(admin, namespace, NAME).get("status") or {}
-    done = conditions(admin, namespace, NAME).get("FailoverInProgress", {})
-    return status.get("primary") == "r2" and done.get("reason") == "Succeeded"
 
 
 def test_lab_kill_r1_the_operator_fails_over_and_tells_the_story(setup: tuple[Lab, dict[str, Any]], kube: KubeApi,
@@ -184,13 +79,13 @@ def test_lab_kill_r1_the_operator_fails_over_and_tells_the_story(setup: tuple[La
     sampler = RssSampler(proc)
     try:
         create(admin, namespace, yaml.safe_load(yaml.safe_dump(setup[1])))
-        _healthy(admin, namespace, proc)
+        wait_healthy(admin, namespace, proc)
         wait_for(condition_is(admin, namespace, NAME, "DNSConverged", "True"), 90, "DNSConverged", proc)
         before = get(admin, namespace, NAME)["status"]
         assert (before["primary"], before["health"]) == ("r1", "healthy")
         killed = time.monotonic()
         lab.kill("r1")
-        wait_for(lambda: _failed_over(admin, namespace), 600, "the failover to r2", proc)
+        wait_for(lambda: failed_over(admin, namespace), 600, "the failover to r2", proc)
         took = time.monotonic() - killed
         wait_for(lambda: "FailoverSucceeded" in {r for _, r, _ in events(admin, namespace, NAME)}, 60,
                  "the FailoverSucceeded Event", proc)
@@ -239,9 +134,9 @@ def test_two_operators_promote_exactly_once(setup: tuple[Lab, dict[str, Any]], k
     second = OperatorProcess(kube, namespace, tmp_path, name="second")
     try:
         create(admin, namespace, yaml.safe_load(yaml.safe_dump(doc)))
-        _healthy(admin, namespace, first)
+        wait_healthy(admin, namespace, first)
         lab.kill("r1")
-        wait_for(lambda: _failed_over(admin, namespace), 600, "the failover to r2", first)
+        wait_for(lambda: failed_over(admin, namespace), 600, "the failover to r2", first)
         # The other operator tried too, and the Lease kept it out (it says so once, as an Event).
         wait_for(lambda: "NotActing" in {r for _, r, _ in events(admin, namespace, NAME)}, 120,
                  "the NotActing Event of the operator kept out", second)

@@ -45,7 +45,8 @@ def db_serial(lab: Lab, zone_name: str) -> int:
 
 def test_status_lists_every_component_running(healthy_lab: Lab) -> None:
     rows = healthy_lab.status()
-    assert {(r["region"], r["kind"]) for r in rows} == {(r, k) for r in REGIONS for k in KINDS} | {("r3", "monitor")}
+    assert {(r["region"], r["kind"]) for r in rows} == ({(r, k) for r in REGIONS for k in KINDS}
+                                                        | {("r3", "monitor"), ("r3", "keystone")})
     for row in rows:
         assert row["state"] == "running", row
         assert isinstance(row["pid"], int)

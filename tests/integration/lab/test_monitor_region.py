@@ -44,8 +44,9 @@ def test_the_monitor_sees_both_regions_healthy(healthy_lab: Lab) -> None:
     assert not doc["split_brain"]["flagged"]
     probes = {(p["kind"], p["ok"]) for r in doc["regions"].values() for p in r["probes"]}
     assert probes == {("dns", True), ("mdns", True), ("api", True), ("database", True)}
-    monitor = [r for r in healthy_lab.status() if r["region"] == "r3"]
-    assert [(r["kind"], r["state"], r["port"]) for r in monitor] == [("monitor", "running", 9153)]
+    r3 = [r for r in healthy_lab.status() if r["region"] == "r3"]
+    assert [(r["kind"], r["state"], r["port"]) for r in r3] == [("keystone", "running", 5000),
+                                                                ("monitor", "running", 9153)]
 
 
 def test_partition_r1_r3_blinds_the_monitor_to_r1_while_r2_still_replicates(healthy_lab: Lab) -> None:
@@ -93,4 +94,4 @@ def test_controllers_started_by_the_lab_serve_and_see_r1_healthy(healthy_lab: La
     assert http_status("http://127.0.3.1:9154/healthz") is None
     healthy_lab.restore_healthy()  # stops the controller a test leaves running
     assert not healthy_lab.running("r3", "second") and http_status(second.url + "/healthz") is None
-    assert [r["kind"] for r in healthy_lab.status() if r["region"] == "r3"] == ["monitor"]
+    assert [r["kind"] for r in healthy_lab.status() if r["region"] == "r3"] == ["keystone", "monitor"]

@@ -27,7 +27,7 @@ def partial_loss(monkeypatch: pytest.MonkeyPatch, dns_up: set[str], control_up: 
     """r1's database and Designate are gone; the backends answer DNS/control as told."""
     monkeypatch.setattr(assessment_mod, "_database", lambda db, r, t: (False, "connection refused"))
     monkeypatch.setattr(assessment_mod, "probe",
-                        lambda target, zone, t: ProbeResult(target, False, "connection refused", 0.0))
+                        lambda target, zone, t, tls=None: ProbeResult(target, False, "connection refused", 0.0))
     hosts = {"127.0.1.2": "r1-pdns", "127.0.1.3": "r1-bind"}
     monkeypatch.setattr(assessment_mod, "dns_answers",
                         lambda host, port, zone, t: (hosts.get(host) in dns_up, "answers (REFUSED)"

@@ -41,7 +41,7 @@ class FakeDesignate:
 
     def client(self, endpoint: str, project: str) -> Any:
         self.projects.append(project)
-        assert endpoint == "http://127.0.2.1:9001"
+        assert endpoint == "r2"  # the primary's region
         return _Client(self, project)
 
 
@@ -103,7 +103,7 @@ def store(tmp_path: Path, spec: DesignateDR) -> FileStateStore:
 @pytest.fixture
 def designate() -> FakeDesignate:
     d = FakeDesignate()
-    api = d.client("http://127.0.2.1:9001", "p1")
+    api = d.client("r2", "p1")
     api.create_recordset("za", f"mail.{A}", "A", ["192.0.2.25"], None)
     api.create_recordset("za", f"www.{A}", "A", ["192.0.2.10"], None)
     d.calls.clear()

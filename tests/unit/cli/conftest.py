@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, write_auth_secrets
 
 SECRET_KEYS = ("r1-db-password", "r2-db-password", "replication-password", "r1-pdns-api-key", "r2-pdns-api-key",
                "r1-rndc-key", "r2-rndc-key")
@@ -40,4 +40,5 @@ def runnable(tmp_path: Path) -> Runnable:
     for key in SECRET_KEYS:
         value = "aGVsbG8gd29ybGQgMTIzNDU2Nzg5MA==" if "rndc" in key else f"{key}-value"
         (secrets / key).write_text(value + "\n")
+    write_auth_secrets(tmp_path / "secrets")
     return Runnable(spec, tmp_path / "secrets", tmp_path / "state")

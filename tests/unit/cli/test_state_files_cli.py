@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from dnsdr.cli.main import cli
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, write_auth_secrets
 
 KEYS = ("r1-db-password", "r2-db-password", "replication-password", "r1-pdns-api-key", "r2-pdns-api-key",
         "r1-rndc-key", "r2-rndc-key")
@@ -38,6 +38,7 @@ def world(tmp_path: Path) -> tuple[Path, Path, Path]:
     secrets.mkdir(parents=True)
     for key in KEYS:
         (secrets / key).write_text(RNDC_KEY)
+    write_auth_secrets(tmp_path / "secrets")
     state = tmp_path / "state"
     state.mkdir()
     return spec, state, tmp_path / "secrets"

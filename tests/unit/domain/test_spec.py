@@ -74,7 +74,7 @@ MISTAKES: list[tuple[Callable[[Doc], None], list[str]]] = [
     (_set("spec/regions/0/database/flavour", "postgres"), ["spec.regions[0].database.flavour: must be one of mariadb, mysql, got 'postgres'"]),
     (_set("spec/regions/0/database/password", "hunter2"),
      ["spec.regions[0].database.password: unknown key (known: flavour, host, passwordRef, port, replicationPasswordRef, "
-      "replicationUser, schema, user)"]),
+      "replicationUser, schema, tls, user)"]),
     (_set("spec/regions/0/database/passwordRef", {"file": "relative"}), ["spec.regions[0].database.passwordRef.file: must be an absolute path"]),
     (_set("spec/regions/0/database/passwordRef", {"env": "A", "file": "/x"}),
      ["spec.regions[0].database.passwordRef: must name exactly one of secretKeyRef, file, env"]),
@@ -96,7 +96,7 @@ MISTAKES: list[tuple[Callable[[Doc], None], list[str]]] = [
     (_set("kind", "Pool"), ["kind: must be DesignateDR, got 'Pool'"]),
     (_set("apiVersion", "v1"), ["apiVersion: must be dnsdr.io/v1alpha1, got 'v1'"]),
     (_set("spec/regions", _DELETE), ["spec.regions: is required"]),
-    (_set("spec/colour", "blue"), ["spec.colour: unknown key (known: monitor, policy, pool, primaryRegion, regions)"]),
+    (_set("spec/colour", "blue"), ["spec.colour: unknown key (known: auth, monitor, policy, pool, primaryRegion, regions, tls)"]),
 ]
 
 

@@ -10,7 +10,9 @@ from dnsdr.lab import render
 from dnsdr.lab.layout import Addresses, LayoutError, Paths, check_region, check_service, subnet
 
 PATHS = Paths(Path("/srv/lab"))
-SECRETS = render.Secrets(designate_db="d-pw", dnsdr_db="x-pw", repl_db="r-pw", rabbit="mq-pw", pdns_api_key="key")
+SECRETS = render.Secrets(designate_db="d-pw", dnsdr_db="x-pw", repl_db="r-pw", rabbit="mq-pw", pdns_api_key="key",
+                         keystone_admin="ka-pw", designate_keystone="dk-pw", dnsdr_keystone="xk-pw",
+                         dnsdr_app_credential="ac-secret", lab_keystone="lk-pw")
 
 
 def test_address_plan() -> None:
@@ -49,6 +51,8 @@ def test_mariadb_config_per_region() -> None:
                  "rpl_semi_sync_slave_enabled = 1", "log-bin = "):
         assert line in cnf
     assert "read_only = 1" in cnf  # every server starts fenced: a crashed primary never returns writable
+    for line in ("ssl_ca = /srv/lab/pki/ca.pem", "ssl_cert = /srv/lab/pki/r2.pem", "ssl_key = /srv/lab/pki/r2.key"):
+        assert line in cnf
 
 
 def test_rabbitmq_environment_is_private_to_the_region() -> None:
@@ -83,12 +87,17 @@ def test_bind_accepts_new_zones_and_rndc_on_its_address() -> None:
 
 def test_designate_config_points_at_the_given_database() -> None:
     conf = render.designate_conf(PATHS, "r2", SECRETS, "127.0.1.1", 3306)
-    url = "mysql+pymysql://designate:d-pw@127.0.1.1:3306/designate?charset=utf8mb4"
+    url = ("mysql+pymysql://designate:d-pw@127.0.1.1:3306/designate?charset=utf8mb4"
+           "&ssl_ca=/srv/lab/pki/ca.pem&ssl_check_hostname=true")  # TLS, the server's certificate checked
     assert conf.count(f"connection = {url}") == 2  # [database] and [storage:sqlalchemy]
     assert "transport_url = rabbit://designate:mq-pw@127.0.2.1:5672/" in conf
     assert "listen = 127.0.2.1:9001" in conf
     assert "listen = 127.0.2.1:5354" in conf
-    assert "auth_strategy = noauth" in conf
+    assert "auth_strategy = keystone" in conf and "api_base_uri = https://127.0.2.1:9001/" in conf
+    authtoken = conf.split("[keystone_authtoken]\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    for line in ("auth_url = https://127.0.3.1:5000", "username = designate", "password = dk-pw", "region_name = r2",
+                 "cafile = /srv/lab/pki/ca.pem", "project_name = service"):
+        assert line in authtoken
     assert "host = designate-r2" in conf  # distinct service_statuses rows per region
     assert "poll_delay = 1" in conf
     assert "[producer_task:increment_serial]\ninterval = 1" in conf

@@ -30,6 +30,18 @@ def test_document_is_a_valid_designatedr() -> None:
     assert r1.database.password.file == "/srv/lab/secrets/dnsdr-db-password"
 
 
+def test_tls_verified_everywhere_and_keystone_with_an_application_credential() -> None:
+    s = spec()
+    assert s.tls.enabled and s.tls.ca is not None and s.tls.ca.file == "/srv/lab/pki/ca.pem"
+    r2 = s.region("r2")
+    assert r2.database is not None and r2.database.tls == s.tls and r2.database.replica_ca_file == "/srv/lab/pki/ca.pem"
+    assert r2.designate is not None and r2.designate.api_scheme == "https" and s.keystone_region("r2") == "r2"
+    assert s.auth.type.value == "applicationCredential" and s.auth.auth_url == "https://127.0.3.1:5000/v3"
+    assert (s.auth.application_credential_name, s.auth.username) == ("dnsdr", "dnsdr")
+    assert s.auth.application_credential_secret is not None
+    assert s.auth.application_credential_secret.file == "/srv/lab/secrets/dnsdr-app-credential-secret"
+
+
 def test_policy_lets_a_controller_fail_over_within_seconds() -> None:
     p = spec().policy
     assert p.failover.value == "automatic"

@@ -50,7 +50,7 @@ def world(tmp_path: Path) -> Iterator[FakeWorld]:
     doc = {
         "apiVersion": "dnsdr.io/v1alpha1", "kind": "DesignateDR", "metadata": {"name": "test"},
         "spec": {
-            "primaryRegion": "r1", "monitor": {"region": "r3"},
+            "primaryRegion": "r1", "monitor": {"region": "r3"}, "tls": {"mode": "disabled"},  # plain fakes
             "policy": {"probeIntervalSeconds": INTERVAL, "maxLagSeconds": 1},
             "regions": [
                 region("r1", "127.0.0.1", db.port, api.port, mdns.port, ns.port, closed_port()),

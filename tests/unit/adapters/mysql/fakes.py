@@ -141,10 +141,13 @@ class FakeMySQL:
             self.executed = gtid.format_gtid_set(gtid.parse_gtid_set(f"{self.executed},{OWN_UUID}:{self.writes}"))
             return []
         if q.startswith("CHANGE REPLICATION SOURCE TO"):
-            host, port, user, _password = args
+            host, port, user, _password, *ca = args
+            ssl_on = "SOURCE_SSL = 1" in q
             self.replica = replica_status_row(Source_Host=host, Source_Port=port, Source_User=user,
                                               Replica_IO_Running="No", Replica_SQL_Running="No",
-                                              Retrieved_Gtid_Set="")
+                                              Retrieved_Gtid_Set="", Source_SSL_Allowed="Yes" if ssl_on else "No",
+                                              Source_SSL_Verify_Server_Cert="Yes" if "VERIFY_SERVER_CERT = 1" in q
+                                              else "No", Source_SSL_CA_File=ca[0] if ca else "")
             return []
         if q == "START REPLICA":
             assert self.replica is not None

@@ -178,6 +178,8 @@ class TestRepoint:
         assert server.replica is not None and server.replica["Source_Host"] == "127.0.1.1"
         change = next((q, a) for q, a in server.log if q.startswith("CHANGE REPLICATION SOURCE TO"))
         assert "SOURCE_AUTO_POSITION = 1" in change[0] and change[1][3] == "repl-pw-456"
+        assert "SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 1" in change[0]  # the spec's default: verified TLS
+        assert server.replica["Source_SSL_Allowed"] == "Yes"
         assert server.semi["rpl_semi_sync_replica_enabled"] == "ON"
         assert "repl-pw-456" not in repr(result)
         again = adapter(server).repoint(SOURCE, "repl-pw-456", source_state())

@@ -18,7 +18,7 @@ import pytest
 from dnsdr.adapters.backends.base import MastersReport, ZoneOutcome, ZoneStatus, canonical
 from dnsdr.adapters.designate_api import DesignateApiError, RecordSet, Zone
 from dnsdr.domain.serials import ExpectedZone, Observation, SweepReport, Target, build_report
-from dnsdr.domain.spec import BackendSpec, DatabaseSpec, Endpoint
+from dnsdr.domain.spec import BackendSpec, DatabaseSpec, DesignateDR, Endpoint
 from dnsdr.engine.steps import dns as dns_steps
 from tests.unit.engine.fakes import VirtualClock
 
@@ -68,7 +68,7 @@ class FakeDataPlane:
     # --- dnsdr.adapters.designate_db.read_zones
 
     def read_zones(self, db: DatabaseSpec, password: str | None = None, *, timeout: float = 5.0,
-                   pool_id: str | None = None) -> tuple[ExpectedZone, ...]:
+                   pool_id: str | None = None, resolver: Any = None) -> tuple[ExpectedZone, ...]:
         self.reads.append((str(db.endpoint), password or "", pool_id))
         return tuple(sorted(self.db.values(), key=lambda z: z.name))
 
@@ -163,8 +163,9 @@ class FakeDesignate:
     lookups: list[tuple[str, int, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def api(self, endpoint: str, *, project_id: str = "dnsdr", **_: Any) -> FakeApi:
-        self.opened.append(f"{endpoint} project={project_id}")
+    def api(self, spec: DesignateDR, region: str, resolver: Any = None, **_: Any) -> FakeApi:
+        """Stands in for ``keystone.designate_api``: records the region and how the spec authenticates."""
+        self.opened.append(f"{region} auth={spec.auth.type.value}")
         return FakeApi(self)
 
     def add_recordset(self, zone: Zone, name: str, records: Sequence[str], at: float) -> RecordSet:
@@ -223,6 +224,6 @@ def install_data_plane(monkeypatch: pytest.MonkeyPatch, plane: FakeDataPlane) ->
 
 
 def install_designate(monkeypatch: pytest.MonkeyPatch, designate: FakeDesignate) -> FakeDesignate:
-    monkeypatch.setattr(dns_steps, "DesignateApi", designate.api)
+    monkeypatch.setattr(dns_steps, "designate_api", designate.api)
     monkeypatch.setattr(dns_steps, "txt_values", designate.txt_values)
     return designate

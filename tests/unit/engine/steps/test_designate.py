@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -156,7 +156,7 @@ def manage(monkeypatch: pytest.MonkeyPatch, controllers: FakeControllers) -> Man
     monkeypatch.setattr(designate_steps, "pool_update", fake)
     zones = tuple(ExpectedZone(f"id-{i}", f"z{i}.example.", 100) for i in range(4))
     def read_zones(db: DatabaseSpec, password: str | None = None, *, timeout: float = 5.0,
-                   pool_id: str | None = None) -> tuple[ExpectedZone, ...]:
+                   pool_id: str | None = None, resolver: Any = None) -> tuple[ExpectedZone, ...]:
         fake.reads.append(f"{db.endpoint} {password} {pool_id}")
         return zones
 

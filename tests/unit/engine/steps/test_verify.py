@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dnsdr.domain.plan import Step, failover_plan, switchover_plan
@@ -95,7 +97,7 @@ def test_copies_the_database_has_caught_up_with_are_no_risk(
     plane.served[("r2-pdns", "a.example.")] = 250
 
     def read_then_write(db: DatabaseSpec, password: str | None = None, *, timeout: float = 5.0,
-                        pool_id: str | None = None) -> tuple[ExpectedZone, ...]:
+                        pool_id: str | None = None, resolver: Any = None) -> tuple[ExpectedZone, ...]:
         zones = plane.read_zones(db, password, pool_id=pool_id)
         plane.set_db_serial("a.example.", 260)  # a write through the new primary right after the first read
         return zones
@@ -141,7 +143,7 @@ def test_the_canary_is_written_through_the_surviving_api_and_served_by_every_tar
     handler, step = _write(spec, cluster, clock)
     assert handler.check(step) == "not done in this run yet"
     assert run_step(handler, step) == f"TXT {CANARY} written via the API and served by 2 targets after 0.00 s"
-    assert designate.opened == ["http://127.0.2.1:9001 project=dnsdr"] and designate.closed == 1
+    assert designate.opened == ["r2 auth=applicationCredential"] and designate.closed == 1
     assert list(designate.zones) == ["dnsdr-canary-example.test."]
     ((_, rs),) = designate.recordsets
     assert (rs.name, rs.type, rs.records) == (CANARY, "TXT", (f'"dnsdr {RUN_ID} {int(WALL0)}"',))

@@ -19,7 +19,7 @@ from tests.unit.engine.fakes import FakeCluster, VirtualClock, make_runtime, run
 
 def zone(name: str, serial: int, status: str = "ACTIVE") -> ExpectedZone:
     return ExpectedZone(id=f"id-{name}", name=name, serial=serial, status=status, action="NONE" if status == "ACTIVE"
-                        else "UPDATE", pool_id="p", type="PRIMARY")
+                        else "UPDATE", pool_id="p", type="PRIMARY", project_id=f"project-{name[0]}")
 
 
 class Designate:
@@ -31,6 +31,7 @@ class Designate:
         self.served = {"a.example.": 10, "b.example.": 9}
         self.settles_at: float | None = None  # when a re-push makes b ACTIVE and served
         self.repushes: list[tuple[float, str]] = []
+        self.clients: list[tuple[object, object]] = []  # (project_id, sudo) of each API client made
         self.retransfers: list[str] = []
 
     def read(self, *a: object, **k: object) -> tuple[ExpectedZone, ...]:
@@ -49,6 +50,7 @@ class Api:
         self.world = world
 
     def __call__(self, *a: object, **k: object) -> Api:
+        self.world.clients.append((k.get("project_id"), k.get("sudo")))
         return self
 
     def repush_zone(self, zone_id: str) -> None:
@@ -66,7 +68,7 @@ def world(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Designate:
     monkeypatch.setattr(clean_steps, "sweep", lambda zones, targets, *a: w.sweep(list(zones), targets))
     monkeypatch.setattr(clean_steps, "nudge_transfers", lambda rt, now, pairs, targets, nudged:
                         w.retransfers.extend(p.zone for p in pairs if p.cls.value == "behind"))
-    monkeypatch.setattr(clean_steps, "DesignateApi", Api(w))
+    monkeypatch.setattr(clean_steps, "designate_api", Api(w))
     return w
 
 
@@ -75,6 +77,7 @@ def test_a_zone_left_pending_is_re_pushed_after_the_grace_period_and_then_it_is_
     rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), cluster)
     detail = run_step(VerifyClean(rt, clock.context()), rt.plan.step("verify-clean"))
     assert [z for _, z in world.repushes] == ["id-b.example."] and world.repushes[0][0] >= GRACE
+    assert world.clients == [("project-b", True)]  # in the zone's own project: no admin role needed
     assert "b.example." in world.retransfers
     assert detail.startswith("Designate clean after ") and "2 zones ACTIVE, served by 2 targets" in detail
 
