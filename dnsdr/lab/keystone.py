@@ -58,6 +58,9 @@ def directory(paths: Paths) -> Path:
 def keystone_conf(paths: Paths) -> str:
     d = directory(paths)
     # bcrypt's fewest rounds: every password login costs milliseconds, not a quarter second (a lab only).
+    # An in-process cache (one worker process, so it stays coherent): validating a token, which every Designate
+    # API request does, costs lookups instead of a dozen SQLite queries. Without it a burst of zone imports kept
+    # the worker at 100% CPU and the Designate APIs' token checks timed out, again and again.
     return f"""[DEFAULT]
 debug = false
 use_stderr = true
@@ -83,7 +86,8 @@ key_repository = {d / 'credential-keys'}
 password_hash_rounds = 4
 
 [cache]
-enabled = false
+enabled = true
+backend = dogpile.cache.memory
 
 [oslo_policy]
 enforce_scope = false

@@ -308,7 +308,8 @@ region_name = {region}
 interface = public
 cafile = {paths.ca_cert}
 service_token_roles_required = true
-http_connect_timeout = 5
+# a slow answer is waited for: a timeout only re-sends the same work to a busy Keystone
+http_connect_timeout = 30
 http_request_max_retries = 1
 
 [service:central]
