@@ -88,8 +88,11 @@ class ControllerService:
 
     def status(self) -> dict[str, Any]:
         report = self.state.last
+        started = self.state.round_started_at
+        # A round that fails over takes tens of seconds, and what follows is the round *before* it: say so.
         doc: dict[str, Any] = {"ready": report is not None, "healthy": self.healthy(), "error": self.state.error,
-                               "interval": self.interval}
+                               "interval": self.interval,
+                               "round_running_s": None if started is None else round(time.time() - started, 1)}
         if report is None:
             return doc
         control = report.control

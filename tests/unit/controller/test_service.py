@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -48,6 +49,10 @@ def test_endpoints_before_and_after_rounds(controller: Controller, world: World)
         # What the shipped alerts compare with: the policy's lag, the monitor's presence, a run left unfinished.
         assert "dnsdr_policy_max_lag_seconds 5.0" in metrics and "dnsdr_monitor_reachable 1.0" in metrics
         assert "dnsdr_operation_unfinished_seconds 0.0" in metrics
+        assert status["round_running_s"] is None
+        service.state.round_started_at = time.time() - 12  # a round acting (a failover) for 12 s
+        running = json.loads(get(port, "/status")[1])["round_running_s"]
+        assert 12 <= running < 60 and get(port, "/healthz")[0] == 200
         assert get(port, "/nope")[0] == 404
     finally:
         server.shutdown()
