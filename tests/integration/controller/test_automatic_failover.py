@@ -95,19 +95,23 @@ def test_no_action_without_agreement(healthy_lab: Lab, controller: str, state: P
         healthy_lab.stop("r1")
         time.sleep(1.5)  # the fault's duration is the scenario itself: shorter than 3 rounds of 1 s
         healthy_lab.cont("r1")
-    elif scenario.startswith("r1-r2"):
-        healthy_lab.partition("r1", "r2")
-        wait_rounds(controller, 8)
-        assert status(controller)["decision"]["verdict"] in ("uncertain", "degraded")
-        healthy_lab.heal()
     else:
-        healthy_lab.partition("r1", "r3")
+        # The cut shows only once a vantage point notices it (r2's heartbeats go stale after 2.5 periods of 2 s;
+        # r3's probes of r1 time out): wait for that, then give the controller 8 more rounds to act wrongly.
+        cut = ("r1", "r2") if scenario.startswith("r1-r2") else ("r1", "r3")
+        expected = ("uncertain", "degraded") if cut == ("r1", "r2") else ("uncertain",)
+        healthy_lab.partition(*cut)
+        assert eventually(lambda: status(controller).get("decision", {}).get("verdict") in expected, 120), \
+            status(controller)
         wait_rounds(controller, 8)
-        assert status(controller)["decision"]["verdict"] == "uncertain"
+        assert status(controller)["decision"]["verdict"] in expected, status(controller)
         healthy_lab.heal()
     wait_rounds(controller, 5)
     assert failovers(state) == []
-    assert eventually(lambda: status(controller)["decision"]["verdict"] == "healthy", 120)
+    # After a cut the regions' Designate services, replication and semi-sync reconnect with their own back-offs; on
+    # a loaded host that took over 120 s once (the decision's reasons are printed if it ever fails again).
+    assert eventually(lambda: status(controller)["decision"]["verdict"] == "healthy", 300), \
+        json.dumps(status(controller).get("decision"), indent=1)
 
 
 def test_the_monitor_down_means_no_action_then_its_return_lets_the_failover_happen(
