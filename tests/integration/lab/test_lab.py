@@ -16,7 +16,7 @@ import pytest
 from dnsdr.adapters.secrets import resolve
 from dnsdr.adapters.service_control import CommandController
 from dnsdr.domain.spec import Endpoint
-from dnsdr.lab import Lab, dbsetup
+from dnsdr.lab import Lab, dbsetup, keystone, region3
 from dnsdr.lab.layout import ALL_REGIONS, KINDS, REGIONS, Addresses
 from dnsdr.lab.proc import port_open, tcp_listeners
 from dnsdr.lab.zones import soa_serial
@@ -202,9 +202,12 @@ def test_down_leaves_no_process_and_no_listener(lab: Lab) -> None:
     lab.up()
     lab.start_controller()
     pids = [p for r in ALL_REGIONS for p in lab.cgroups.pids(r)]
-    assert len(lab.cgroups.pids("r3")) == 2  # the monitor and the controller
+    # r3 runs the monitor, the controller and Keystone (gunicorn: a master and its worker)
+    assert len(lab.cgroups.pids("r3", region3.MONITOR)) == 1 and len(lab.cgroups.pids("r3", region3.CONTROLLER)) == 1
+    assert len(lab.cgroups.pids("r3", keystone.KEYSTONE)) == 2
     lab.down()
-    assert [r["kind"] for r in lab.status() if r["region"] == "r3"] == ["monitor"]  # down forgets it: `up` starts none
+    # down forgets the controller: `up` starts none
+    assert sorted(r["kind"] for r in lab.status() if r["region"] == "r3") == sorted([keystone.KEYSTONE, region3.MONITOR])
     assert not any(_alive(p) for p in pids)
     lab_hosts = {Addresses(r).core for r in ALL_REGIONS} | {Addresses(r).pdns for r in REGIONS} | {
         Addresses(r).bind for r in REGIONS}
