@@ -58,6 +58,8 @@ def directory(paths: Paths) -> Path:
 def keystone_conf(paths: Paths) -> str:
     d = directory(paths)
     # bcrypt's fewest rounds: every password login costs milliseconds, not a quarter second (a lab only).
+    # SQLite allows one writer: a request that meets another's write waits up to 60 s for it (pysqlite's default
+    # is 5 s, and a token request failed with "database is locked", HTTP 500, during a burst of logins).
     # An in-process cache (one worker process, so it stays coherent): validating a token, which every Designate
     # API request does, costs lookups instead of a dozen SQLite queries. Without it a burst of zone imports kept
     # the worker at 100% CPU and the Designate APIs' token checks timed out, again and again.
@@ -66,7 +68,7 @@ debug = false
 use_stderr = true
 
 [database]
-connection = sqlite:///{d / 'keystone.sqlite'}
+connection = sqlite:///{d / 'keystone.sqlite'}?timeout=60
 
 [token]
 provider = fernet
