@@ -170,6 +170,11 @@ class _Admin:
         return str(created["id"])
 
 
+def project_id(paths: Paths, secrets: Secrets, name: str) -> str:
+    """The id Keystone gave project ``name``: what Designate stores as a zone's ``tenant_id``."""
+    return _Admin(paths, secrets).ensure("projects", {"name": name, "domain_id": "default"}, "name")
+
+
 def provision(paths: Paths, secrets: Secrets) -> None:
     """Regions, the dns service and its endpoints, projects, users, roles and dnsdr's application credential."""
     admin = _Admin(paths, secrets)
