@@ -124,9 +124,12 @@ def _shown_url(endpoint: str) -> str:
         return "(unparseable URL)"
 
 
+DEFAULT_PROJECT = "dnsdr"  # the project dnsdr acts in when a zone names none (the noauth path, old rows)
+
+
 class DesignateApi:
     def __init__(
-        self, endpoint: str, *, project_id: str = "dnsdr", roles: tuple[str, ...] = ("admin",),
+        self, endpoint: str, *, project_id: str = DEFAULT_PROJECT, roles: tuple[str, ...] = ("admin",),
         all_projects: bool = False, token: str | None = None, timeout: float = 30.0, max_body: int = MAX_BODY,
         auth: TokenSource | None = None, tls: ssl.SSLContext | None = None, sudo_project: str | None = None,
     ) -> None:

@@ -20,7 +20,7 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from dnsdr.adapters.designate_api import DesignateApi
+from dnsdr.adapters.designate_api import DEFAULT_PROJECT, DesignateApi
 from dnsdr.adapters.secrets import SecretError, remember_secret, resolve
 from dnsdr.adapters.shown import brief
 from dnsdr.adapters.tls import TlsError, certificate_problem, client_context, verify_argument
@@ -169,8 +169,9 @@ def _cloud_session(auth: AuthSpec, tls: TlsSpec, resolver: SecretLookup,
     return session, f"(cloud {name})", [remember_secret(v) for v in found]
 
 
-def designate_api(spec: DesignateDR, region: str, resolver: SecretLookup = resolve, *, project_id: str = "dnsdr",
-                  timeout: float = 30.0, all_projects: bool = False, sudo: bool = False) -> DesignateApi:
+def designate_api(spec: DesignateDR, region: str, resolver: SecretLookup = resolve, *,
+                  project_id: str = DEFAULT_PROJECT, timeout: float = 30.0, all_projects: bool = False,
+                  sudo: bool = False) -> DesignateApi:
     """A client of ``region``'s Designate API as the spec authenticates: a Keystone token and the
     catalog's endpoint; with ``auth: {type: none}``, the spec's API endpoint and noauth headers for
     ``project_id``. Either way over the spec's TLS. ``sudo``: with a token, act in ``project_id``

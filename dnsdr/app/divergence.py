@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dnsdr.adapters.designate_api import DesignateApi, DesignateApiError, RecordSet, Zone
+from dnsdr.adapters.designate_api import DEFAULT_PROJECT, DesignateApi, DesignateApiError, RecordSet, Zone
 from dnsdr.adapters.designate_snapshot import read_divergence
 from dnsdr.adapters.dns_lookup import canonical, rrset_values
 from dnsdr.adapters.keystone import designate_api
@@ -172,7 +172,7 @@ def replay(spec: DesignateDR, store: StateStore, divergence: Divergence, apply: 
 
     def api(project: str) -> DesignateApi:
         if project not in clients:  # the zone's own project, so a created zone belongs where it did
-            clients[project] = (api_factory or _api)(primary, project or "dnsdr")
+            clients[project] = (api_factory or _api)(primary, project or DEFAULT_PROJECT)
         return clients[project]
 
     ordered = sorted(divergence.changes, key=lambda c: not c.is_zone)

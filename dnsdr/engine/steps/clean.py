@@ -10,7 +10,9 @@ again), at most once per period each, and named if they do not settle in time.
 
 from __future__ import annotations
 
-from dnsdr.adapters.designate_api import DesignateApiError
+from itertools import groupby
+
+from dnsdr.adapters.designate_api import DEFAULT_PROJECT, DesignateApiError
 from dnsdr.adapters.dns_prober import sweep
 from dnsdr.adapters.keystone import designate_api
 from dnsdr.domain.plan import Step
@@ -63,10 +65,11 @@ class VerifyClean(ActedOnce):
         """Re-push each zone in its own project (sudo with a Keystone token): a zone is changed by its owner, so
         dnsdr's account needs no admin role, only Designate's use_sudo."""
         done = 0
-        for project in sorted({z.project_id for z in zones}):
-            api = designate_api(self.rt.spec, step.region, self.rt.resolver, project_id=project or "dnsdr", sudo=True)
+        for project, owned in groupby(sorted(zones, key=lambda z: z.project_id), key=lambda z: z.project_id):
+            api = designate_api(self.rt.spec, step.region, self.rt.resolver, project_id=project or DEFAULT_PROJECT,
+                                sudo=True)
             try:
-                for zone in (z for z in zones if z.project_id == project):
+                for zone in owned:
                     pushed[zone.id] = now
                     try:
                         api.repush_zone(zone.id)
