@@ -9,7 +9,7 @@ straight in its stores (rows from :mod:`dnsdr.lab.seed`):
   records a transfer from mdns stores, then ``pdns_control rediscover`` (its zone cache);
 - each BIND: the zone file under the name Designate's bind9 driver gives it, then ``rndc addzone``
   with that driver's config (secondary, masters = its region's mdns), so named loads the data
-  instead of transferring it.
+  instead of transferring it (the lab's named keeps secondaries as text: ``masterfile-format text``).
 Then it proves what the API path proves: every target serves every zone at the database's serial.
 """
 

@@ -202,6 +202,8 @@ options {{
     serial-query-rate 1000;
     transfers-in 100;
     transfers-per-ns 50;
+    // secondaries keep their copies as text, not raw (9.18's default): `lab zones --fast` writes them
+    masterfile-format text;
 }};
 controls {{
     inet {a.bind} port {RNDC_PORT} allow {{ {LOOPBACK}; }} keys {{ "rndc-{region}"; }};

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from dnsdr.lab import Lab, dbsetup
-from dnsdr.lab.layout import PRIMARY
+from dnsdr.lab.layout import PRIMARY, REGIONS
 from dnsdr.lab.zones import soa_serial
 from tests.support.waiting import eventually
 
@@ -31,6 +31,11 @@ def test_seeded_zones_are_listed_changed_and_deleted_like_api_zones(healthy_lab:
     names = healthy_lab.seed_zones(25, prefix=prefix)
     targets = [(b.dns.host, b.dns.port) for r in healthy_lab.spec().regions for b in r.backends]
     assert len(names) == 25 and len(targets) == 4
+    # each named loaded the seeded files: none of those zones was transferred from mdns instead
+    for region in REGIONS:
+        log = healthy_lab.paths.log(region, "bind").read_text(encoding="utf-8", errors="replace")
+        assert f"transfer of '{prefix}-" not in log, region
+        assert f"{prefix}-00001.lab.example" in log, region  # its addzone is logged there
     api = healthy_lab.api("r1")
     try:
         listed = {z.name: z for z in api.list_zones(name=f"{prefix}-*")}
