@@ -133,8 +133,12 @@ def component(paths: Paths) -> Component:
     """gunicorn serving keystone over HTTPS with r3's certificate; ready when GET /v3 answers 200."""
     d = directory(paths)
     a = Addresses(MONITOR_REGION)
+    # One request at a time: oslo.db opens every SQLite transaction with its own BEGIN, so a read holds the
+    # shared lock, and two requests that read then write deadlock; SQLite then answers "database is locked"
+    # at once, whatever the busy timeout (a token request got HTTP 500 so in make demo). The lab's
+    # Keystone serves a few logins and cached token checks; production's runs on MySQL.
     argv = [str(bin_dir() / "gunicorn"), "--bind", f"{a.core}:{KEYSTONE_PORT}", "--worker-class", "gthread",
-            "--workers", "1", "--threads", "16", "--graceful-timeout", "1", "--timeout", "120",
+            "--workers", "1", "--threads", "1", "--graceful-timeout", "1", "--timeout", "120",
             "--certfile", str(paths.server_cert(MONITOR_REGION)), "--keyfile", str(paths.server_key(MONITOR_REGION)),
             "--no-control-socket", "--chdir", str(d), "--pythonpath", str(d),
             "--error-logfile", str(paths.log(MONITOR_REGION, KEYSTONE)), "lab_keystone_wsgi:application"]
