@@ -8,10 +8,11 @@ re-pushed through Designate's API (a PATCH of their own TTL makes the worker upd
 again), at most once per period each, and named if they do not settle in time.
 
 The grace period counts from the zone's change, not from when this step first saw it: Designate
-sets a zone's serial to the time of its change (``storage.increment_serial``: ``utcnow_ts()``), so a zone whose pending change is older than the grace (typically one
-accepted by the lost region, whose worker died with it: nothing else would finish it) is re-pushed
-in the first round instead of after another 20 s. A serial that is not a plausible time counts from
-the first sighting, as before.
+sets a zone's serial to the time of its change (``storage.increment_serial``: ``utcnow_ts()``), so
+a zone whose pending change is older than the grace (typically one the lost region accepted and
+whose worker died with it: nothing else would finish it) is re-pushed in the first round instead of
+after another 20 s. A serial that is not a plausible time counts from the first sighting, as before.
+A zone whose serial bump is still queued with the producer may get one early re-push: harmless.
 """
 
 from __future__ import annotations
