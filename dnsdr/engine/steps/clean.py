@@ -6,6 +6,13 @@ now has serving each zone at the database's *current* serial (read again each ro
 go on). Copies behind are retransferred; zones left PENDING or ERROR past a grace period are
 re-pushed through Designate's API (a PATCH of their own TTL makes the worker update every target
 again), at most once per period each, and named if they do not settle in time.
+
+The grace period counts from the zone's change, not from when this step first saw it: Designate
+sets a zone's serial to the time of its change (``storage.increment_serial``: ``utcnow_ts()``), so
+a zone whose pending change is older than the grace (typically one the lost region accepted and
+whose worker died with it: nothing else would finish it) is re-pushed in the first round instead of
+after another 20 s. A serial that is not a plausible time counts from the first sighting, as before.
+A zone whose serial bump is still queued with the producer may get one early re-push: harmless.
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ from dnsdr.engine.steps.dns import _zones, nudge_transfers, serving
 
 GRACE = 20.0  # seconds a zone may stay PENDING before a re-push (the worker's own poll settles most sooner)
 REPUSH_EVERY = 30.0
+PLAUSIBLE_SERIAL = 1_000_000_000  # 2001-09-09 as a Unix time: a smaller serial is a counter, not a time
+
+
+def pending_since(zone: ExpectedZone, now: float, wall: float) -> float:
+    """When (on the step's clock) the zone's pending change was made: its serial read as a Unix time
+    when it is one (not in the future), else ``now``."""
+    if PLAUSIBLE_SERIAL <= zone.serial <= wall:
+        return now - (wall - zone.serial)
+    return now
 
 
 class VerifyClean(ActedOnce):
@@ -53,8 +69,9 @@ class VerifyClean(ActedOnce):
                                  + (f" ({names})" if names else "") + f"; {len(laggards)} copies behind"
                                  + (f", e.g. {laggards[0]}" if laggards else ""))
             nudge_transfers(rt, now, report.pairs, targets, nudged)
+            wall = ctx.wall()
             for z in unsettled:
-                first_seen.setdefault(z.id, now)
+                first_seen.setdefault(z.id, pending_since(z, now, wall))
             due = [z for z in unsettled if now - first_seen[z.id] >= GRACE
                    and now - pushed.get(z.id, -REPUSH_EVERY) >= REPUSH_EVERY]
             if due:

@@ -72,6 +72,17 @@ def pool_targets(lab: Lab, region: str) -> set[tuple[str, str]]:
     return {(str(r["type"]), str(r["host"])) for r in rows}
 
 
+def assert_clean_right_after(lab: Lab, state_dir: Path, primary: str, *regions: str) -> None:
+    """The operation's contract, checked at once, not eventually: every zone ACTIVE in the new primary's
+    Designate, and ``dnsdr serials`` exits 0: every target of ``regions`` (all when none: after a
+    failover only the survivors', the lost region's do not answer) at the database's serial."""
+    stuck = dbsetup.query(lab.paths, primary, "SELECT name, status, action FROM designate.zones "
+                          "WHERE deleted = '0' AND status != 'ACTIVE'")
+    assert not stuck, stuck
+    serials = dnsdr(lab, state_dir, "serials", *(arg for region in regions for arg in ("--region", region)))
+    assert serials.returncode == 0, serials.stdout + serials.stderr
+
+
 def replicates_over_verified_tls(state: ReplicationState) -> bool:
     """The channel dnsdr's repoint made: TLS on, the source's certificate checked against its address."""
     return state.channel is not None and state.channel.tls is True and state.channel.tls_verified is True
@@ -151,6 +162,7 @@ def test_failover_after_r1_is_killed_keeps_every_zone_and_serves_new_writes(heal
     report = json.loads(result.stdout)
     assert report["outcome"] == "succeeded" and report["epoch"] == 1
     assert {s["name"] for s in report["steps"] if s["status"] == "skipped"} == {"fence-database"}
+    assert_clean_right_after(healthy_lab, state_dir, "r2", "r2")
     r2 = observe(spec, "r2")
     assert r2.writable and not r2.is_replica
     assert zone_count(healthy_lab, "r2") == before  # every zone and recordset survived
@@ -195,6 +207,7 @@ def test_a_run_killed_after_each_step_resumes_to_exactly_one_promotion(healthy_l
     assert final.returncode == 0, final.stderr + final.stdout
     report = json.loads(final.stdout)
     assert report["outcome"] == "succeeded"
+    assert_clean_right_after(healthy_lab, state_dir, "r2", "r2")
     db = spec.region("r2").database
     assert db is not None
     epoch = read_epoch(adapter_for(db))
@@ -234,6 +247,7 @@ def test_switchover_to_r2_and_back_loses_nothing(healthy_lab: Lab, state_dir: Pa
     before = zone_count(healthy_lab, "r1")
     there = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r2", "--yes", debug=True)
     assert there.returncode == 0, there.stderr + there.stdout
+    assert_clean_right_after(healthy_lab, state_dir, "r2")
     r1, r2 = observe(spec, "r1"), observe(spec, "r2")
     assert r2.writable and not r2.is_replica
     assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1"
@@ -243,6 +257,7 @@ def test_switchover_to_r2_and_back_loses_nothing(healthy_lab: Lab, state_dir: Pa
     assert eventually(lambda: zone_count(healthy_lab, "r1")[0] == before[0] + 1, 60)
     back = dnsdr(healthy_lab, state_dir, "switchover", "--to", "r1", "--yes", debug=True)
     assert back.returncode == 0, back.stderr + back.stdout
+    assert_clean_right_after(healthy_lab, state_dir, "r1")
     assert '"step": "verify-write"' in there.stderr + back.stderr  # the canary went through Keystone both ways
     assert_no_secret_anywhere(healthy_lab, {"there": there.stdout + there.stderr, "back": back.stdout + back.stderr},
                               state_dir)
@@ -261,6 +276,7 @@ def test_rejoin_r1_after_a_failover(healthy_lab: Lab, state_dir: Path) -> None:
     healthy_lab.start("r1")
     result = dnsdr(healthy_lab, state_dir, "rejoin", "--region", "r1", "--yes")
     assert result.returncode == 0, result.stderr + result.stdout
+    assert_clean_right_after(healthy_lab, state_dir, "r2")
     r1 = observe(spec, "r1")
     assert r1.is_replica and r1.channel is not None and r1.channel.source_host == "127.0.2.1" and r1.read_only
     assert replicates_over_verified_tls(r1)

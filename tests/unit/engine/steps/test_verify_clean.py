@@ -13,8 +13,8 @@ from dnsdr.domain.spec import DesignateDR
 from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.steps import clean as clean_steps
 from dnsdr.engine.steps import dns as dns_steps
-from dnsdr.engine.steps.clean import GRACE, VerifyClean
-from tests.unit.engine.fakes import FakeCluster, VirtualClock, make_runtime, run_step
+from dnsdr.engine.steps.clean import GRACE, VerifyClean, pending_since
+from tests.unit.engine.fakes import WALL0, FakeCluster, VirtualClock, make_runtime, run_step
 
 
 def zone(name: str, serial: int, status: str = "ACTIVE") -> ExpectedZone:
@@ -37,7 +37,7 @@ class Designate:
     def read(self, *a: object, **k: object) -> tuple[ExpectedZone, ...]:
         if self.settles_at is not None and self.clock.clock() >= self.settles_at:
             self.zones["b.example."] = replace(self.zones["b.example."], status="ACTIVE", action="NONE")
-            self.served["b.example."] = 10
+            self.served["b.example."] = self.zones["b.example."].serial
         return tuple(self.zones.values())
 
     def sweep(self, zones: list[ExpectedZone], targets: tuple[Target, ...], *a: object) -> object:
@@ -89,3 +89,24 @@ def test_what_does_not_settle_is_named(spec: DesignateDR, cluster: FakeCluster, 
     with pytest.raises(StepFailed, match=r"Designate not clean after \d+ s: 1 zones not ACTIVE "
                                          r"\(b.example. PENDING/UPDATE\); 2 copies behind"):
         VerifyClean(rt, clock.context()).act(rt.plan.step("verify-clean"))
+
+
+def test_a_zone_whose_change_predates_the_grace_is_re_pushed_in_the_first_round(
+        spec: DesignateDR, cluster: FakeCluster, clock: VirtualClock, world: Designate) -> None:
+    # b's pending change was made (its serial is the change's time) a minute before the step: the lost
+    # region's worker held it, so waiting another grace period only delays the clean end
+    old = int(WALL0) - 60
+    world.zones["b.example."] = zone("b.example.", old, "PENDING")
+    world.zones["a.example."] = zone("a.example.", old)
+    world.served = {"a.example.": old, "b.example.": old - 1}
+    rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), cluster)
+    run_step(VerifyClean(rt, clock.context()), rt.plan.step("verify-clean"))
+    assert [z for _, z in world.repushes] == ["id-b.example."] and world.repushes[0][0] < 1.0
+
+
+def test_the_grace_counts_from_the_change_or_from_the_first_sighting() -> None:
+    wall = 1_800_000_000.0
+    assert pending_since(zone("a.", 1_799_999_990, "PENDING"), 100.0, wall) == 90.0  # changed 10 s ago
+    assert pending_since(zone("a.", 1_800_000_500, "PENDING"), 100.0, wall) == 100.0  # in the future: not a time
+    assert pending_since(zone("a.", 2026113001, "PENDING"), 100.0, wall) == 100.0  # a date-style serial
+    assert pending_since(zone("a.", 7, "PENDING"), 100.0, wall) == 100.0  # a counter
