@@ -13,7 +13,6 @@ reference resolves to a kubeconfig); the state store is writable.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import yaml
 from dnsdr.adapters import kube
 from dnsdr.adapters.designate_manage import pool_update
 from dnsdr.adapters.designate_parser import designate_accepts, designate_available
+from dnsdr.adapters.service_control import STOP_ORDER, fill
 from dnsdr.adapters.state import StateStore
 from dnsdr.domain.errors import DnsdrError, RefusedError
 from dnsdr.domain.plan import Operation, Plan, StepKind
@@ -115,7 +115,7 @@ def _control_problems(region: RegionSpec, resolver: SecretLookup) -> list[str]:
     problems = []
     for action, template in control.commands:
         try:
-            argv = shlex.split(template.format(region=region.name, service="api", db_host="h", db_port="1"))
+            argv = fill(template, STOP_ORDER, region=region.name, service="api", db_host="h", db_port="1")
         except (KeyError, ValueError, IndexError) as exc:
             problems.append(f"region {region.name}: bad {action!r} command template: {exc}")
             continue

@@ -176,14 +176,14 @@ def zones(the_lab: Lab, count: int, prefix: str | None, timeout: float | None, v
 @lab.command()
 @click.argument("action", type=click.Choice(["start", "stop", "restart"]))
 @click.argument("region", type=REGION)
-@click.argument("service", type=click.Choice([*DESIGNATE_SERVICES, "all"]))
+@click.argument("services", nargs=-1, required=True, type=click.Choice([*DESIGNATE_SERVICES, "all"]))
 @pass_lab
 @handled
-def service(the_lab: Lab, action: str, region: str, service: str) -> None:
-    """Start, stop or restart one Designate SERVICE of REGION (or all of them)."""
+def service(the_lab: Lab, action: str, region: str, services: tuple[str, ...]) -> None:
+    """Start, stop or restart Designate SERVICES of REGION (all: every one), at once."""
     _check_root()
-    the_lab.service(action, region, service)
-    click.echo(f"{action} {region} {service}: done")
+    the_lab.service(action, region, *services)
+    click.echo(f"{action} {region} {' '.join(services)}: done")
 
 
 @lab.command()

@@ -152,9 +152,9 @@ class ServiceControl:
 
     ``driver`` is ``command`` (operator commands such as systemctl over ssh, Ansible, or the local
     lab's own ``dnsdr lab service``, with ``{service}``, ``{region}``, ``{db_host}`` and
-    ``{db_port}`` placeholders) or ``kubernetes``: the Deployments named by ``deployment`` (``{service}``
-    filled in) in ``namespace`` of the cluster ``kubeconfig`` reaches, the database connection kept in
-    ``connection``.
+    ``{db_port}`` placeholders; a word with ``{services}`` repeats per service, one command for all)
+    or ``kubernetes``: the Deployments named by ``deployment`` (``{service}`` filled in) in
+    ``namespace`` of the cluster ``kubeconfig`` reaches, the database connection kept in ``connection``.
     """
 
     driver: str

@@ -358,10 +358,10 @@ class Lab:
         wanted |= {e for k in (region3.MONITOR, keystone.KEYSTONE) for e in Addresses(MONITOR_REGION).listeners(k)}
         return sorted(wanted & proc.tcp_listeners())
 
-    def service(self, action: str, region: str, service: str) -> None:
-        """start | stop | restart one Designate service (or ``all``) of a region."""
+    def service(self, action: str, region: str, *names: str) -> None:
+        """start | stop | restart Designate services (``all``: every one) of a region, in parallel."""
         check_region(region)
-        services = check_service(service)
+        services = tuple(dict.fromkeys(s for name in names for s in check_service(name)))
         if action in ("stop", "restart"):
             self.parallel(partial(self.stop_component, region, f"designate-{s}") for s in services)
         if action in ("start", "restart"):

@@ -72,9 +72,9 @@ def _region(paths: Paths, bin_dir: Path, region: str) -> dict[str, Any]:
             "control": {
                 "driver": "command",
                 "commands": {
-                    "stop": f"{lab} service stop {{region}} {{service}}",
-                    "start": f"{lab} service start {{region}} {{service}}",
-                    "restart": f"{lab} service restart {{region}} {{service}}",
+                    "stop": f"{lab} service stop {{region}} {{services}}",
+                    "start": f"{lab} service start {{region}} {{services}}",
+                    "restart": f"{lab} service restart {{region}} {{services}}",
                     "repoint": f"{lab} repoint {{region}} --db-host {{db_host}} --db-port {{db_port}}",
                 },
             },

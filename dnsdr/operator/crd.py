@@ -127,7 +127,8 @@ def database() -> Schema:
 
 def control() -> Schema:
     kube_keys = ("kubeconfigRef", "deploymentName", "databaseConnection")
-    commands = {name: text(f"The {name} command; {{service}}, {{region}}, {{db_host}} and {{db_port}} are filled in.")
+    commands = {name: text(f"The {name} command; {{service}}, {{region}}, {{db_host}} and {{db_port}} are filled in "
+                           "(a word with {services} repeats once per service: one command for all).")
                 for name in COMMAND_NAMES}
     return obj("How dnsdr stops, starts and repoints this region's Designate services.", {
         "driver": text("command: run operator-supplied commands (systemctl over ssh, Ansible, ...); kubernetes: scale "

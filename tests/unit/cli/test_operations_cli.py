@@ -91,6 +91,7 @@ def test_preflight_lists_every_problem_and_refuses_before_anything(tmp_path: Pat
     assert "r1 database password: cannot read secret dnsdr-credentials/r1-db-password" in result.output
     assert "backend r2-bind credential" in result.output
     assert "the 'repoint' command's program 'ansible-playbook' is not found" in result.output
+    assert "command template" not in result.output  # the example's designate-{services} is a valid template
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").glob("*.journal.json"))
 
 

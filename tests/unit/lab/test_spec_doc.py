@@ -61,7 +61,7 @@ def test_control_commands_call_this_lab_with_an_absolute_dir() -> None:
     assert designate.control.driver == "command"
     # the lab's launcher, so the code that wrote the lab runs them (not the venv's installed dnsdr)
     stop = designate.control.command("stop")
-    assert stop == "/srv/lab/bin/dnsdr lab --dir /srv/lab service stop {region} {service}"
+    assert stop == "/srv/lab/bin/dnsdr lab --dir /srv/lab service stop {region} {services}"
     repoint = designate.control.command("repoint")
     assert repoint == "/srv/lab/bin/dnsdr lab --dir /srv/lab repoint {region} --db-host {db_host} --db-port {db_port}"
     assert designate.manage_command == (
