@@ -175,6 +175,7 @@ def main() -> int:
         "verified_s": round(finished["verify-serials"] - t0, 2),
         "write_served_s": round(finished["verify-write"] - t0, 2),
         "clean_s": round(finished["verify-clean"] - t0, 2) if "verify-clean" in finished else None,
+        "clean_detail": next((s.get("detail") for s in report["steps"] if s["name"] == "verify-clean"), None),
         "clean_after": clean_after(lab),
         "promote_wall_s": round(wall, 2),
         "cpu_s": cpu,
