@@ -51,20 +51,38 @@ class FakeDns(_Thread):
     def __init__(self, mode: str = "good", serial: int = 1234, host: str = "127.0.0.1") -> None:
         super().__init__()
         self.mode, self.serial, self.host = mode, serial, host
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((host, 0))
-        self.udp.settimeout(0.02)
-        self.port = int(self.udp.getsockname()[1])
         self.queries = 0
         self.tcp: socket.socket | None = None
         if mode == "tc":
-            self.tcp = socket.socket()
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tcp.bind((host, self.port))
+            self.tcp, self.udp = self._pair_on(host)
+            self.port = int(self.tcp.getsockname()[1])
             self.tcp.listen(4)
             self.tcp.settimeout(0.02)
             self._start(self._serve_tcp)
+        else:
+            self.udp = self._udp_on(host, 0)
+            self.port = int(self.udp.getsockname()[1])
+        self.udp.settimeout(0.02)
         self._start(self._serve_udp)
+
+    @classmethod
+    def _pair_on(cls, host: str) -> tuple[socket.socket, socket.socket]:
+        """A TCP and a UDP socket on one port: a free port of one kind may be taken in the other (by any
+        connection of a busy machine), so try ports until both bind."""
+        for _ in range(50):
+            tcp = socket.socket()
+            tcp.bind((host, 0))
+            try:
+                return tcp, cls._udp_on(host, int(tcp.getsockname()[1]))
+            except OSError:
+                tcp.close()
+        raise OSError(f"no port free for both TCP and UDP on {host}")
+
+    @staticmethod
+    def _udp_on(host: str, port: int) -> socket.socket:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, port))
+        return udp
 
     def answer(self, query: dns.message.Message, over_tcp: bool = False) -> dns.message.Message:
         resp = dns.message.make_response(query)
