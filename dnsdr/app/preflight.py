@@ -58,6 +58,7 @@ def _credentials(spec: DesignateDR, plan: Plan) -> list[tuple[str, SecretRef]]:
                      (f"{name} replication password", db.replication_password)]
     for region in spec.regions:
         refs += [(f"backend {b.name} credential", b.credential) for b in region.backends]
+        refs += [(f"backend {b.name} {key}", ref) for b in region.backends for key, ref in b.secret_settings]
     if any(s.kind is StepKind.VERIFY_WRITE for s in plan.steps):
         refs += list(spec.auth.references())
         if spec.tls.ca is not None:

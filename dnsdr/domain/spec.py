@@ -194,8 +194,9 @@ class BackendKind:
 
     The spec parser reads a backend of this type from ``<control_key>`` (an endpoint, default port
     ``control_port``, with a ``scheme`` when ``schemes`` is not empty), ``<credential_key>`` (a
-    secret reference) and the optional string ``settings``; ``pool_options`` renders the pool
-    target options Designate's driver of that type expects.
+    secret reference), the optional string ``settings`` and the optional secret references
+    ``secret_settings``; ``pool_options`` renders the pool target options Designate's driver of that
+    type expects.
     """
 
     type: str
@@ -206,6 +207,7 @@ class BackendKind:
     pool_options: Callable[[BackendSpec, SecretLookup], dict[str, str]]
     schemes: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
+    secret_settings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ class BackendSpec:
     credential: SecretRef
     scheme: str = ""
     settings: tuple[tuple[str, str], ...] = ()
+    secret_settings: tuple[tuple[str, SecretRef], ...] = ()
 
     @property
     def type(self) -> str:
@@ -227,6 +230,9 @@ class BackendSpec:
 
     def setting(self, key: str) -> str | None:
         return dict(self.settings).get(key)
+
+    def secret_setting(self, key: str) -> SecretRef | None:
+        return dict(self.secret_settings).get(key)
 
     @property
     def control_url(self) -> str:

@@ -309,7 +309,7 @@ def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None
     if kind_name is None:
         return None
     kind = kinds[kind_name]
-    node.mapping({*BACKEND_COMMON_KEYS, kind.control_key, kind.credential_key, *kind.settings})
+    node.mapping({*BACKEND_COMMON_KEYS, kind.control_key, kind.credential_key, *kind.settings, *kind.secret_settings})
     name_node = node.require("name")
     name = name_node.string(NAME, "backend name") if name_node else None
     dns = endpoint(node.require("dns"), DNS_PORT, pool=True)
@@ -321,10 +321,11 @@ def _backend(node: Node, kinds: Mapping[str, BackendKind]) -> BackendSpec | None
         value = value_node.text(OPTION_LIMIT) if value_node else None
         if value is not None:
             settings.append((key, value))
+    secret_settings = [(key, ref) for key in kind.secret_settings if (ref := secret_ref(node.get(key))) is not None]
     if name is None or dns is None or control is None or credential is None:
         return None
     backend = BackendSpec(name=name, kind=kind, dns=dns, control=control, credential=credential, scheme=scheme,
-                          settings=tuple(settings))
+                          settings=tuple(settings), secret_settings=tuple(secret_settings))
     _check_pool_options(node, backend)
     return backend
 

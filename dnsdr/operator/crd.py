@@ -177,6 +177,8 @@ def designate() -> Schema:
 SETTING_DESCRIPTIONS = {
     "rndcKeyFile": "Path of the rndc key file on Designate's worker hosts (pools.yml's rndc_key_file).",
     "rndcConfigFile": "Path of an rndc.conf on Designate's worker hosts (pools.yml's rndc_config_file).",
+    "databaseRef": "PowerDNS's own database as a URL (mysql://user:password@host:port/pdns, or sqlite:////path on "
+                   "dnsdr's host): dnsdr then rewrites masters with one UPDATE instead of one API call per zone.",
 }
 
 
@@ -191,7 +193,7 @@ def backend(kinds: Mapping[str, BackendKind]) -> Schema:
     }
     rules: list[Schema] = []
     for name, kind in kinds.items():
-        own = (kind.control_key, kind.credential_key, *kind.settings)
+        own = (kind.control_key, kind.credential_key, *kind.settings, *kind.secret_settings)
         properties[kind.control_key] = endpoint(f"{name}: where dnsdr manages the {kind.label} "
                                                 f"(port default {kind.control_port}).", kind.control_port,
                                                 scheme=kind.schemes)
@@ -199,8 +201,11 @@ def backend(kinds: Mapping[str, BackendKind]) -> Schema:
         for key in kind.settings:
             properties[key] = text(f"{name}: " + SETTING_DESCRIPTIONS.get(key, f"the pools.yml option {key}."),
                                    max_length=OPTION_LIMIT)
+        for key in kind.secret_settings:
+            properties[key] = secret_ref(f"{name}: " + SETTING_DESCRIPTIONS.get(key, f"the secret {key}."))
         others = [k for other in kinds.values() if other is not kind
-                  for k in (other.control_key, other.credential_key, *other.settings) if k not in own]
+                  for k in (other.control_key, other.credential_key, *other.settings, *other.secret_settings)
+                  if k not in own]
         rules.append(rule(f"self.type != '{name}' || ({all_of((kind.control_key, kind.credential_key))})",
                           f"a {name} backend needs {kind.control_key} and {kind.credential_key}"))
         if others:

@@ -6,6 +6,8 @@ and a :class:`BackendDriver` subclass, and list the driver in ``DRIVERS`` below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dnsdr.adapters.backends.base import BackendDriver
 from dnsdr.adapters.backends.bind9 import Bind9Driver
 from dnsdr.adapters.backends.pdns4 import Pdns4Driver
@@ -24,9 +26,10 @@ def driver_class(backend: BackendSpec) -> type[BackendDriver]:
 
 
 def driver_for(backend: BackendSpec, credential: str, *, timeout: float = 30.0,
-               workers: int | None = None) -> BackendDriver:
-    """An unconnected driver for ``backend``; use it as a context manager."""
-    return driver_class(backend)(backend, credential, timeout=timeout, workers=workers)
+               workers: int | None = None, secrets: Mapping[str, str] | None = None) -> BackendDriver:
+    """An unconnected driver for ``backend``; use it as a context manager. ``secrets`` are its resolved
+    secret settings, by spec key."""
+    return driver_class(backend)(backend, credential, timeout=timeout, workers=workers, secrets=secrets)
 
 
 __all__ = ["DRIVERS", "KINDS", "BackendDriver", "driver_class", "driver_for"]

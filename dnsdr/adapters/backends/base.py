@@ -11,7 +11,7 @@ of :mod:`dnsdr.adapters.backends`, so adding a server type touches its file and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -111,11 +111,18 @@ class BackendDriver(ABC):
     default_workers: ClassVar[int] = 4
 
     def __init__(self, backend: BackendSpec, credential: str, *, timeout: float = 30.0,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, secrets: Mapping[str, str] | None = None) -> None:
         self.backend = backend
         self.credential = credential
         self.timeout = timeout
         self.workers = workers or self.default_workers
+        # The backend's optional secret settings (``BackendKind.secret_settings``), resolved.
+        self.secrets: dict[str, str] = dict(secrets or {})
+
+    @property
+    def hidden(self) -> list[str]:
+        """What no message may show: the credential and every secret setting."""
+        return [self.credential, *self.secrets.values()]
 
     def __enter__(self) -> BackendDriver:
         self.connect()

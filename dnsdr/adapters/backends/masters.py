@@ -8,7 +8,7 @@ answers that make no sense) is reported, never raised, so the caller can act on 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from dnsdr.adapters.backends import driver_for
 from dnsdr.adapters.backends.base import MastersReport, ZoneOutcome, ZoneStatus, canonical
@@ -27,10 +27,12 @@ def rewrite_masters(
     dry_run: bool = False,
     workers: int | None = None,
     timeout: float = 30.0,
+    secrets: Mapping[str, str] | None = None,
 ) -> MastersReport:
     """Rewrite masters on ``zones`` of ``backend``, then queue a transfer for ``retrieve``.
 
-    ``credential`` is the resolved credential (PowerDNS API key, rndc key material).
+    ``credential`` is the resolved credential (PowerDNS API key, rndc key material); ``secrets`` the
+    backend's resolved secret settings (PowerDNS's ``databaseRef``).
     ``retrieve_changed`` adds every zone changed here to ``retrieve``. ``workers`` defaults to the
     driver's own (4 rndc connections, 8 HTTP connections).
     """
@@ -39,7 +41,7 @@ def rewrite_masters(
     shown = tuple(str(m) for m in masters)
     started = time.monotonic()
     try:
-        with driver_for(backend, credential, timeout=timeout, workers=workers) as driver:
+        with driver_for(backend, credential, timeout=timeout, workers=workers, secrets=secrets) as driver:
             outcomes = driver.set_masters(zones, masters, dry_run)
             rewrite_s = time.monotonic() - started
             wanted = {canonical(z) for z in retrieve}
@@ -62,7 +64,8 @@ def rewrite_masters(
     except DnsdrError as exc:
         return _failed(backend, shown, zones, str(exc), dry_run)
     except Exception as exc:  # one backend's surprise must not stop the others
-        return _failed(backend, shown, zones, _unexpected(backend, credential, exc), dry_run)
+        hidden = [credential, *(secrets or {}).values()]
+        return _failed(backend, shown, zones, _unexpected(backend, hidden, exc), dry_run)
     return MastersReport(
         backend=backend.name, backend_type=backend.type, masters=shown, outcomes=tuple(outcomes), dry_run=dry_run,
         retrieved=tuple(done) if not dry_run else tuple(todo), retrieve_failed=tuple(failed),
@@ -70,9 +73,9 @@ def rewrite_masters(
     )
 
 
-def _unexpected(backend: BackendSpec, credential: str, exc: Exception) -> str:
+def _unexpected(backend: BackendSpec, hidden: Sequence[str], exc: Exception) -> str:
     """A driver bug or an answer no check foresaw: named, bounded, without the credential."""
-    return brief(f"unexpected {type(exc).__name__} from the {backend.type} driver: {exc}", secrets=[credential])
+    return brief(f"unexpected {type(exc).__name__} from the {backend.type} driver: {exc}", secrets=list(hidden))
 
 
 def _failed(backend: BackendSpec, shown: tuple[str, ...], zones: Sequence[str], error: str,
@@ -102,7 +105,7 @@ def create_missing(
     except DnsdrError as exc:
         return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, str(exc)) for n in names)
     except Exception as exc:  # as in rewrite_masters
-        return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, _unexpected(backend, credential, exc)) for n in names)
+        return (), tuple(ZoneOutcome(n, ZoneStatus.FAILED, _unexpected(backend, [credential], exc)) for n in names)
     created: list[str] = []
     failed: list[ZoneOutcome] = []
     for name, res in zip(names, results, strict=True):

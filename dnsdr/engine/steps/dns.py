@@ -50,8 +50,9 @@ def _rewrite(rt: Runtime, backend_name: str, zones: Sequence[str], dry_run: bool
              retrieve: Sequence[str] = ()) -> MastersReport:
     region_name, backend = _backend(rt, backend_name)
     masters = masters_for(rt.spec, rt.plan.final_state, rt.region(region_name))
+    secrets = {key: rt.secret(ref) for key, ref in backend.secret_settings}
     return rewrite_masters(backend, _credential(rt, backend), zones, masters, retrieve=retrieve,
-                           retrieve_changed=not dry_run, dry_run=dry_run)
+                           retrieve_changed=not dry_run, dry_run=dry_run, secrets=secrets)
 
 
 def nudge_transfers(rt: Runtime, now: float, pairs: Sequence[PairResult], targets: Sequence[Target],

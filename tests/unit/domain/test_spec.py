@@ -29,6 +29,15 @@ def problems_of(document: Any) -> list[str]:
     return info.value.problems
 
 
+def test_a_powerdns_backend_may_name_its_database(doc: Doc) -> None:
+    doc["spec"]["regions"][0]["backends"][0]["databaseRef"] = {"env": "R1_PDNS_DB_URL"}
+    pdns = parse_designatedr(doc, KINDS).region("r1").backends[0]
+    assert pdns.secret_setting("databaseRef") is not None and pdns.secret_setting("databaseRef").env == "R1_PDNS_DB_URL"
+    doc["spec"]["regions"][0]["backends"][1]["databaseRef"] = {"env": "X"}
+    assert problems_of(doc) == ["spec.regions[0].backends[1].databaseRef: unknown key (known: dns, name, rndc, "
+                                "rndcConfigFile, rndcKeyFile, rndcKeyRef, type)"]
+
+
 def test_example_is_valid(doc: Doc) -> None:
     spec = parse_designatedr(doc, KINDS)
     assert spec.region_names == ("r1", "r2", "r3")
@@ -79,6 +88,8 @@ MISTAKES: list[tuple[Callable[[Doc], None], list[str]]] = [
     (_set("spec/regions/0/database/passwordRef", {"env": "A", "file": "/x"}),
      ["spec.regions[0].database.passwordRef: must name exactly one of secretKeyRef, file, env"]),
     (_set("spec/regions/0/backends/0/apiKeyRef", _DELETE), ["spec.regions[0].backends[0].apiKeyRef: is required"]),
+    (_set("spec/regions/0/backends/0/databaseRef", {"file": "db.url"}),
+     ["spec.regions[0].backends[0].databaseRef.file: must be an absolute path"]),
     (_set("spec/pool/nsRecords/0/hostname", "ns1.example.org"),
      ["spec.pool.nsRecords[0].hostname: 'ns1.example.org' must be fully qualified, ending with '.' (write ns1.example.org.)"]),
     (_set("spec/pool/id", "not-a-uuid"), ["spec.pool.id: 'not-a-uuid' is not a valid UUID (8-4-4-4-12 hexadecimal digits)"]),

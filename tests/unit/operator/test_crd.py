@@ -112,7 +112,8 @@ def test_the_schema_names_exactly_the_keys_the_model_reads() -> None:
     assert _props(spec["properties"]["policy"]) == set(keys.POLICY_KEYS)
     assert _props(spec["properties"]["monitor"]) == set(keys.MONITOR_KEYS)
     assert _props(database["properties"]["passwordRef"]) == set(keys.SECRET_REF_KEYS)
-    kind_keys = [k for kind in KINDS.values() for k in (kind.control_key, kind.credential_key, *kind.settings)]
+    kind_keys = [k for kind in KINDS.values()
+                 for k in (kind.control_key, kind.credential_key, *kind.settings, *kind.secret_settings)]
     assert _props(backend) == {*keys.BACKEND_COMMON_KEYS, *kind_keys}
     assert _props(designate["properties"]["api"]) == set(keys.SCHEMED_ENDPOINT_KEYS)
     assert _props(region["properties"]["monitor"]) == set(keys.ENDPOINT_KEYS)

@@ -35,7 +35,8 @@ SERIAL = 2026112101
 MOVE = ["m1.example.", "m2.example.", "m3.example."]
 DRY = ["d1.example."]
 ALL = MOVE + DRY
-SERVED = [*ALL, "n1.example."]
+VIA_DB = ["p1.example.", "p2.example."]  # PowerDNS only: rewritten in its database
+SERVED = [*ALL, *VIA_DB, "n1.example."]
 
 
 @dataclass
@@ -67,7 +68,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     pdns = PdnsServer(root / "pdns", address="127.0.11.12", dns_port=15353, api_port=18082)
     bind = BindServer(root / "bind", address="127.0.11.13", dns_port=15354, rndc_port=19531)
     pdns.prepare()
-    pdns.seed(ALL, str(OLD))
+    pdns.seed(ALL + VIA_DB, str(OLD))
     bind.prepare()
     bind.seed(ALL, OLD.host, OLD.port)
     started: list[PdnsServer | BindServer] = []
@@ -133,6 +134,30 @@ def test_rewrite_changes_masters_then_transfers_and_second_run_is_a_no_op(server
     for report in again:
         assert report.ok and report.counts["unchanged"] == 3 and report.counts["changed"] == 0
         assert report.retrieved == ()
+
+
+def test_powerdns_masters_rewritten_in_its_database_are_the_ones_it_transfers_from(servers: Servers) -> None:
+    key, database = servers.pdns.api_key, {pdns4.DATABASE: f"sqlite:///{servers.pdns.db}"}
+    report = rewrite_masters(servers.pdns_backend, key, VIA_DB, [NEW], retrieve_changed=True, secrets=database)
+    assert report.ok, report
+    assert report.counts["changed"] == 2 and set(report.retrieved) == set(VIA_DB)
+    with PdnsClient(servers.pdns_backend.control, key) as api:  # PowerDNS reads them back from its database
+        for zone in VIA_DB:
+            assert api.get_zone(zone).masters == (str(NEW),)
+    for zone in VIA_DB:  # and the retrieve went to the new primary
+        assert wait_serial(servers.pdns.address, servers.pdns.dns_port, zone) == SERIAL
+
+    again = rewrite_masters(servers.pdns_backend, key, VIA_DB, [NEW], retrieve_changed=True, secrets=database)
+    assert again.ok and again.counts["unchanged"] == 2 and again.retrieved == ()
+
+
+def test_an_unreachable_powerdns_database_fails_the_backend_without_its_password(servers: Servers) -> None:
+    database = {pdns4.DATABASE: "mysql://dnsdr:s3cret-pw@127.0.11.14:1/pdns"}
+    report = rewrite_masters(servers.pdns_backend, servers.pdns.api_key, DRY, [NEW], secrets=database, timeout=5)
+    assert report.error and "PowerDNS database 127.0.11.14:1/pdns: cannot connect" in report.error
+    assert "s3cret-pw" not in report.error and report.counts["failed"] == 1
+    with PdnsClient(servers.pdns_backend.control, servers.pdns.api_key) as api:
+        assert api.get_zone(DRY[0]).masters == (str(OLD),)
 
 
 def test_dry_run_reports_and_changes_nothing(servers: Servers) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ class FakeDataPlane:
                  masters: Sequence[str] = ("0.0.0.0:5354",)) -> None:
         self.clock = clock
         self.db: dict[str, ExpectedZone] = {z.name: z for z in zones}
+        self.secrets_given: dict[str, dict[str, str]] = {}  # backend -> the secret settings it was given
         self.backend_zones: dict[str, dict[str, frozenset[str]]] = {
             b: {z.name: frozenset(masters) for z in zones} for b in backends}
         self.served: dict[tuple[str, str], int] = {(b, z.name): z.serial for b in backends for z in zones}
@@ -100,8 +101,10 @@ class FakeDataPlane:
 
     def rewrite_masters(self, backend: BackendSpec, credential: str, zones: Sequence[str], masters: Sequence[Endpoint],
                         retrieve: Collection[str] = (), retrieve_changed: bool = False, dry_run: bool = False,
-                        workers: int | None = None, timeout: float = 30.0) -> MastersReport:
+                        workers: int | None = None, timeout: float = 30.0,
+                        secrets: Mapping[str, str] | None = None) -> MastersReport:
         name, shown = backend.name, tuple(str(m) for m in masters)
+        self.secrets_given[name] = dict(secrets or {})
         self.rewrites.append(RewriteCall(self.clock.now, name, tuple(zones), shown, tuple(retrieve),
                                          retrieve_changed, dry_run))
         if name in self.backend_error:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dnsdr.domain.plan import Step, StepKind, failover_plan, switchover_plan
 from dnsdr.domain.serials import ExpectedZone
-from dnsdr.domain.spec import DesignateDR
+from dnsdr.domain.spec import DesignateDR, SecretRef
 from dnsdr.engine.errors import StepFailed
 from dnsdr.engine.steps.dns import RewriteMasters
 from tests.unit.engine.fakes import FakeCluster, VirtualClock, make_runtime, run_step
@@ -37,6 +39,17 @@ def test_rewrite_sets_new_masters_queues_retransfers_and_rereads_what_changed(
     assert set(plane.pending) == {("r2-pdns", z) for z in ABC}
     # The zones come from the new primary's Designate database, for the spec's pool only.
     assert plane.reads == [("127.0.2.1:3306", "pw:r2-db-password", "794ccc2c-d751-44fe-b57f-8894c9f5c842")]
+
+
+def test_a_powerdns_database_reference_reaches_the_driver_resolved(
+        spec: DesignateDR, cluster: FakeCluster, clock: VirtualClock, plane: FakeDataPlane) -> None:
+    r2 = spec.region("r2")
+    pdns = replace(r2.backends[0], secret_settings=(("databaseRef", SecretRef(secret_name="dr", secret_key="r2-pdns-db")),))
+    spec = replace(spec, regions=tuple(replace(r, backends=(pdns, *r.backends[1:])) if r.name == "r2" else r
+                                       for r in spec.regions))
+    handler, step = _handler(spec, cluster, clock)
+    run_step(handler, step)
+    assert plane.secrets_given["r2-pdns"] == {"databaseRef": "pw:r2-pdns-db"}
 
 
 def test_a_second_rewrite_changes_nothing_and_needs_no_reread(
