@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 from dnsdr.adapters.dns_prober import ProbeOptions, sweep
 from dnsdr.adapters.rndc import RndcClient, RndcError, RndcKey
-from dnsdr.domain.serials import ExpectedZone, Target
+from dnsdr.domain.serials import ExpectedZone, targets_from_spec
 from dnsdr.domain.spec import Endpoint
 from dnsdr.lab import dbsetup, keystone
 from dnsdr.lab.errors import LabError
-from dnsdr.lab.layout import DNS_PORT, MDNS_PORT, POOL_ID, PRIMARY, REGIONS, RNDC_PORT, Addresses
+from dnsdr.lab.layout import MDNS_PORT, POOL_ID, PRIMARY, REGIONS, RNDC_PORT, Addresses
 from dnsdr.lab.seed import (
     RECORD_COLUMNS,
     RECORDSET_COLUMNS,
@@ -159,8 +159,7 @@ def seed_bind(lab: Lab, region: str, zones: Sequence[SeedZone]) -> None:
 def wait_served(lab: Lab, zones: Sequence[SeedZone], deadline: float) -> None:
     """Until every target serves every zone at its serial (named loads added zones in the background)."""
     expected = [ExpectedZone(id=z.hex_id, name=z.name, serial=z.serial) for z in zones]
-    targets = [Target(f"{r}-{kind}", r, host, DNS_PORT)
-               for r in REGIONS for kind, host in (("pdns", Addresses(r).pdns), ("bind", Addresses(r).bind))]
+    targets = targets_from_spec(lab.spec(), REGIONS)
     while True:
         report = sweep(expected, targets, ProbeOptions())
         laggards = report.laggards({z.name: z.serial for z in expected})
