@@ -10,26 +10,18 @@ import yaml
 from dnsdr.adapters.designate_db import read_zones
 from dnsdr.adapters.designate_manage import DesignateManageError, ManageResult, pool_update
 from dnsdr.adapters.service_control import ServiceControlError
-from dnsdr.domain.canary import canary_zone
 from dnsdr.domain.plan import Operation, Step
 from dnsdr.domain.pools import render_pools_yaml
 from dnsdr.domain.pools_check import check_pools
-from dnsdr.domain.serials import ExpectedZone
 from dnsdr.domain.spec import RegionSpec
 from dnsdr.engine.errors import Skip, StepFailed
 from dnsdr.engine.runtime import PoolUpdater, Runtime
 from dnsdr.engine.steps.base import ActedOnce
 
-SETTLE_CANARY = 15.0  # seconds apply-pools waits for the canary's push to finish before stopping workers
-
-
-def live_zones(rt: Runtime) -> tuple[ExpectedZone, ...]:
-    db = rt.database(rt.plan.final_state.primary)
-    return read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id, resolver=rt.resolver)
-
 
 def zone_names(rt: Runtime) -> list[str]:
-    return [z.name for z in live_zones(rt)]
+    db = rt.database(rt.plan.final_state.primary)
+    return [z.name for z in read_zones(db, rt.secret(db.password), pool_id=rt.spec.pool.id, resolver=rt.resolver)]
 
 
 class StopDesignate(ActedOnce):
@@ -71,18 +63,6 @@ class ApplyPools(ActedOnce):
             return controller.pool_update
         return partial(pool_update, region.designate.manage_command)
 
-    def _settle_canary(self) -> None:
-        """Wait (bounded) while the canary zone is PENDING. verify-write's change is in a worker's hands,
-        pushed and then polled until every target serves it; a worker stopped before it reports leaves
-        the zone PENDING until verify-clean re-pushes it, a grace period later."""
-        name = canary_zone(self.rt.spec)
-        deadline = self.ctx.clock() + SETTLE_CANARY
-        while self.ctx.clock() < deadline:
-            zone = next((z for z in live_zones(self.rt) if z.name == name), None)
-            if zone is None or zone.status != "PENDING":
-                return
-            self.ctx.sleep(0.5)
-
     def act(self, step: Step) -> str:
         rt = self.rt
         state = rt.plan.final_state
@@ -102,7 +82,6 @@ class ApplyPools(ActedOnce):
         try:
             manage(text, secrets, dry_run=True)
             stored: ManageResult | None = None
-            self._settle_canary()
             # Workers cache the pool and a restart drops the casts in flight (zones then sit PENDING
             # until Designate's recovery, minutes later): stop them now, so the re-pushes queue in
             # RabbitMQ, and start them (restart-worker steps) once the new pool is stored.

@@ -11,7 +11,6 @@ import yaml
 
 from dnsdr.adapters.designate_manage import DesignateManageError, ManageResult
 from dnsdr.adapters.service_control import STOP_ORDER
-from dnsdr.domain.canary import canary_zone
 from dnsdr.domain.plan import Plan, failover_plan, rejoin_plan, switchover_plan
 from dnsdr.domain.serials import ExpectedZone
 from dnsdr.domain.spec import DatabaseSpec, DesignateDR, RegionSpec, SecretRef, ServiceControl
@@ -178,8 +177,7 @@ def test_apply_pools_dry_runs_then_stops_workers_then_updates_the_pool(
         "stop r2 worker",  # only surviving regions; r1 is lost
         "pool update dry_run=False timeout=302 via designate-manage",  # 300 s + 0.5 s for each of 4 zones
     ]
-    # once to see the canary settled, once to size the update's timeout
-    assert manage.reads == ["127.0.2.1:3306 pw:r2-db-password 794ccc2c-d751-44fe-b57f-8894c9f5c842"] * 2
+    assert manage.reads == ["127.0.2.1:3306 pw:r2-db-password 794ccc2c-d751-44fe-b57f-8894c9f5c842"]
     dry, applied = manage.texts
     assert dry == applied
     pool = yaml.safe_load(applied)[0]
@@ -187,39 +185,6 @@ def test_apply_pools_dry_runs_then_stops_workers_then_updates_the_pool(
     assert {m["host"] for t in pool["targets"] for m in t["masters"]} == {"127.0.2.1"}
     assert pool["targets"][0]["options"]["api_token"] == "pw:r2-pdns-api-key"
     assert manage.secrets == [SECRETS, SECRETS]  # every credential is scrubbed from designate-manage's output
-
-
-def canary_reads(monkeypatch: pytest.MonkeyPatch, spec: DesignateDR, controllers: FakeControllers,
-                 statuses: list[str]) -> None:
-    """The canary zone reads with each status in turn (the last one from then on); each read is logged."""
-    def read_zones(db: DatabaseSpec, password: str | None = None, **_: Any) -> tuple[ExpectedZone, ...]:
-        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
-        controllers.log.append(f"read canary {status}")
-        return (ExpectedZone("id-c", canary_zone(spec), 100, status=status),)
-
-    monkeypatch.setattr(designate_steps, "read_zones", read_zones)
-
-
-def test_apply_pools_lets_the_canary_settle_before_it_stops_the_workers(
-        spec: DesignateDR, cluster: FakeCluster, controllers: FakeControllers, clock: VirtualClock,
-        manage: Manage, monkeypatch: pytest.MonkeyPatch) -> None:
-    canary_reads(monkeypatch, spec, controllers, ["PENDING", "PENDING", "PENDING", "ACTIVE"])
-    plan = failover_plan(spec, "r1", "r2")
-    run_step(_ctx_handler(ApplyPools, spec, plan, cluster, controllers, clock), plan.step("apply-pools"))
-    dry_run = controllers.log.index("pool update dry_run=True timeout=180 via designate-manage")
-    assert controllers.log[dry_run + 1:dry_run + 5] == [
-        "read canary PENDING", "read canary PENDING", "read canary ACTIVE", "stop r2 worker"]
-    assert clock.sleeps == [0.5, 0.5]
-
-
-def test_a_canary_that_stays_pending_delays_the_update_a_bounded_time(
-        spec: DesignateDR, cluster: FakeCluster, controllers: FakeControllers, clock: VirtualClock,
-        manage: Manage, monkeypatch: pytest.MonkeyPatch) -> None:
-    canary_reads(monkeypatch, spec, controllers, ["PENDING"])
-    plan = failover_plan(spec, "r1", "r2")
-    run_step(_ctx_handler(ApplyPools, spec, plan, cluster, controllers, clock), plan.step("apply-pools"))
-    assert sum(clock.sleeps) == pytest.approx(designate_steps.SETTLE_CANARY)
-    assert "stop r2 worker" in controllers.log and controllers.log[-1].startswith("pool update dry_run=False")
 
 
 def test_a_switchover_stops_the_workers_of_every_region_before_the_update(
