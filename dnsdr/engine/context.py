@@ -23,6 +23,9 @@ class RunContext:
     epoch: int | None = None
     # Steps whose effect only this process can vouch for (a restart, a pool update): done in this run.
     acted: set[str] = field(default_factory=set)
+    # Wall time the pool update last stopped Designate's workers in this run: a push still in flight
+    # then died with its worker, so a zone changed before it and still PENDING waits for nobody.
+    workers_stopped_at: float | None = None
 
     def add_risk(self, text: str) -> None:
         if text not in self.risks:

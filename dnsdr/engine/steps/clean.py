@@ -13,6 +13,11 @@ a zone whose pending change is older than the grace (typically one the lost regi
 whose worker died with it: nothing else would finish it) is re-pushed in the first round instead of
 after another 20 s. A serial that is not a plausible time counts from the first sighting, as before.
 A zone whose serial bump is still queued with the producer may get one early re-push: harmless.
+
+A zone changed before this run's pool update stopped the workers, and still PENDING, is re-pushed at
+once: its push was in a worker that no longer exists (the canary written by verify-write is one: its
+worker still polled the lost region's targets when it was stopped). Only the clock of the step that
+stopped them is used, so a resumed run, which did not, falls back to the grace period.
 """
 
 from __future__ import annotations
@@ -33,10 +38,13 @@ REPUSH_EVERY = 30.0
 PLAUSIBLE_SERIAL = 1_000_000_000  # 2001-09-09 as a Unix time: a smaller serial is a counter, not a time
 
 
-def pending_since(zone: ExpectedZone, now: float, wall: float) -> float:
+def pending_since(zone: ExpectedZone, now: float, wall: float, workers_stopped_at: float | None = None) -> float:
     """When (on the step's clock) the zone's pending change was made: its serial read as a Unix time
-    when it is one (not in the future), else ``now``."""
+    when it is one (not in the future), else ``now``. A change older than the workers' stop counts
+    as a grace period old: nothing else will finish it."""
     if PLAUSIBLE_SERIAL <= zone.serial <= wall:
+        if workers_stopped_at is not None and zone.serial < workers_stopped_at:
+            return min(now - GRACE, now - (wall - zone.serial))
         return now - (wall - zone.serial)
     return now
 
@@ -71,7 +79,7 @@ class VerifyClean(ActedOnce):
             nudge_transfers(rt, now, report.pairs, targets, nudged)
             wall = ctx.wall()
             for z in unsettled:
-                first_seen.setdefault(z.id, pending_since(z, now, wall))
+                first_seen.setdefault(z.id, pending_since(z, now, wall, ctx.workers_stopped_at))
             due = [z for z in unsettled if now - first_seen[z.id] >= GRACE
                    and now - pushed.get(z.id, -REPUSH_EVERY) >= REPUSH_EVERY]
             if due:

@@ -87,6 +87,7 @@ class ApplyPools(ActedOnce):
             # RabbitMQ, and start them (restart-worker steps) once the new pool is stored.
             for name in self._worker_regions():
                 rt.controller(name).stop(["worker"])
+            self.ctx.workers_stopped_at = self.ctx.wall()
             stored = manage(text, secrets, dry_run=False, timeout=timeout)
         except DesignateManageError as exc:
             raise StepFailed(str(exc)) from None

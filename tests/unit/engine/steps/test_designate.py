@@ -178,6 +178,7 @@ def test_apply_pools_dry_runs_then_stops_workers_then_updates_the_pool(
         "pool update dry_run=False timeout=302 via designate-manage",  # 300 s + 0.5 s for each of 4 zones
     ]
     assert manage.reads == ["127.0.2.1:3306 pw:r2-db-password 794ccc2c-d751-44fe-b57f-8894c9f5c842"]
+    assert handler.ctx.workers_stopped_at == clock.wall()  # verify-clean re-pushes what was in flight then
     dry, applied = manage.texts
     assert dry == applied
     pool = yaml.safe_load(applied)[0]

@@ -110,3 +110,24 @@ def test_the_grace_counts_from_the_change_or_from_the_first_sighting() -> None:
     assert pending_since(zone("a.", 1_800_000_500, "PENDING"), 100.0, wall) == 100.0  # in the future: not a time
     assert pending_since(zone("a.", 2026113001, "PENDING"), 100.0, wall) == 100.0  # a date-style serial
     assert pending_since(zone("a.", 7, "PENDING"), 100.0, wall) == 100.0  # a counter
+
+
+def test_a_zone_changed_before_the_workers_were_stopped_is_re_pushed_at_once(
+        spec: DesignateDR, cluster: FakeCluster, clock: VirtualClock, world: Designate) -> None:
+    # the canary, written 5 s before apply-pools stopped the workers: the worker that pushed it died
+    recent = int(WALL0) - 5
+    world.zones["b.example."] = zone("b.example.", recent, "PENDING")
+    world.zones["a.example."] = zone("a.example.", recent)
+    world.served = {"a.example.": recent, "b.example.": recent - 1}
+    rt = make_runtime(spec, failover_plan(spec, "r1", "r2"), cluster)
+    ctx = clock.context()
+    ctx.workers_stopped_at = WALL0 - 2
+    run_step(VerifyClean(rt, ctx), rt.plan.step("verify-clean"))
+    assert [z for _, z in world.repushes] == ["id-b.example."] and world.repushes[0][0] < 1.0
+
+
+def test_a_zone_changed_after_the_workers_were_stopped_keeps_its_grace() -> None:
+    wall, stopped = 1_800_000_000.0, 1_799_999_990.0
+    assert pending_since(zone("a.", 1_799_999_995, "PENDING"), 100.0, wall, stopped) == 95.0  # queued: a new worker has it
+    assert pending_since(zone("a.", 1_799_999_985, "PENDING"), 100.0, wall, stopped) == 100.0 - GRACE  # orphaned
+    assert pending_since(zone("a.", 1_799_999_900, "PENDING"), 100.0, wall, stopped) == 0.0  # older still: as old as it is
