@@ -177,6 +177,9 @@ def designate() -> Schema:
 SETTING_DESCRIPTIONS = {
     "rndcKeyFile": "Path of the rndc key file on Designate's worker hosts (pools.yml's rndc_key_file).",
     "rndcConfigFile": "Path of an rndc.conf on Designate's worker hosts (pools.yml's rndc_config_file).",
+    "zoneConfigCommand": "A command printing every zone added to named, as named-nzd2nzf does (e.g. ssh bind-r1 "
+                         "named-nzd2nzf /var/cache/bind/_default.nzd): masters are then rewritten without one rndc "
+                         "showzone per zone.",
     "databaseRef": "PowerDNS's own database as a URL (mysql://user:password@host:port/pdns, or sqlite:////path on "
                    "dnsdr's host): dnsdr then rewrites masters with one UPDATE instead of one API call per zone.",
 }

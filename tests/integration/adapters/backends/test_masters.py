@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dns.message
@@ -36,7 +36,8 @@ MOVE = ["m1.example.", "m2.example.", "m3.example."]
 DRY = ["d1.example."]
 ALL = MOVE + DRY
 VIA_DB = ["p1.example.", "p2.example."]  # PowerDNS only: rewritten in its database
-SERVED = [*ALL, *VIA_DB, "n1.example."]
+DUMPED = ["q1.example.", "q2.example."]  # BIND only: configs read from named's zone database in one go
+SERVED = [*ALL, *VIA_DB, *DUMPED, "n1.example."]
 
 
 @dataclass
@@ -70,7 +71,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     pdns.prepare()
     pdns.seed(ALL + VIA_DB, str(OLD))
     bind.prepare()
-    bind.seed(ALL, OLD.host, OLD.port)
+    bind.seed(ALL + DUMPED, OLD.host, OLD.port)
     started: list[PdnsServer | BindServer] = []
     try:
         for server in (primary, pdns, bind):
@@ -158,6 +159,31 @@ def test_an_unreachable_powerdns_database_fails_the_backend_without_its_password
     assert "s3cret-pw" not in report.error and report.counts["failed"] == 1
     with PdnsClient(servers.pdns_backend.control, servers.pdns.api_key) as api:
         assert api.get_zone(DRY[0]).masters == (str(OLD),)
+
+
+def test_bind_masters_from_one_zone_dump_keep_every_clause_and_transfer_from_the_new_primary(
+        servers: Servers) -> None:
+    dump = f"named-nzd2nzf {servers.bind.directory / '_default.nzd'}"
+    backend = replace(servers.bind_backend, settings=((bind9.ZONES_COMMAND, dump),))
+    key = servers.bind.key_file.read_text()
+    report = rewrite_masters(backend, key, DUMPED, [NEW], retrieve_changed=True)
+    assert report.ok, report
+    assert report.counts["changed"] == 2 and set(report.retrieved) == set(DUMPED)
+    with servers.rndc() as rndc:
+        for zone in DUMPED:
+            shown = rndc.showzone(zone)
+            assert f"{NEW.host} port {NEW.port};" in shown and OLD.host not in shown
+            assert 'file "slave.' + zone.rstrip(".") in shown  # the dump's other clauses were kept
+    for zone in DUMPED:
+        assert wait_serial(servers.bind.address, servers.bind.dns_port, zone) == SERIAL
+    again = rewrite_masters(backend, key, DUMPED, [NEW])
+    assert again.ok and again.counts["unchanged"] == 2
+
+
+def test_a_zone_dump_that_fails_falls_back_to_showzone(servers: Servers) -> None:
+    backend = replace(servers.bind_backend, settings=((bind9.ZONES_COMMAND, "false"),))
+    report = rewrite_masters(backend, servers.bind.key_file.read_text(), DRY, [NEW], dry_run=True)
+    assert report.error is None and report.zones(ZoneStatus.CHANGED) == tuple(DRY)
 
 
 def test_dry_run_reports_and_changes_nothing(servers: Servers) -> None:

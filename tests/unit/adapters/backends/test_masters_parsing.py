@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dnsdr.adapters.backends.base import MastersReport, ZoneOutcome, ZoneStatus, canonical, parse_hostport
-from dnsdr.adapters.backends.bind9 import BindZoneConfig, bind_masters_clause, split_statements
+from dnsdr.adapters.backends.bind9 import BindZoneConfig, bind_masters_clause, parse_zone_dump, split_statements
 from dnsdr.domain.spec import Endpoint
 
 # As named 9.18 prints a zone that Designate added (`rndc showzone`).
@@ -62,3 +62,21 @@ def test_report_counts_and_ok() -> None:
     assert report.ok and report.zones(ZoneStatus.UNCHANGED) == ("b.", "c.")
     assert not MastersReport("p", "pdns4", ("x:1",), (*outcomes, ZoneOutcome("d.", ZoneStatus.MISSING))).ok
     assert canonical("Example.ORG") == "example.org."
+
+
+def test_a_named_nzd2nzf_dump_gives_each_zone_its_config() -> None:
+    dump = "\n".join([
+        'zone "z1.example" { type slave; file "slave.z1.example.1"; masters { 10.0.0.9 port 5354; }; };',
+        'zone "Z2.Example." IN { type secondary; primaries port 5354 { 10.0.0.8; }; also-notify { 10.1.1.1; }; };',
+        'zone "z3.example" { type slave; file "x"; masters { 10.0.0.9 port 5354; };',  # cut short: not a block
+        'zone "z4.example" { type slave; } { file "x"; };',  # two blocks
+        'zone "z5.example" { type slave; file "a}b"; masters { 10.0.0.9; }; };',  # a brace in a quote is text
+        'zone "v.example" in "internal" { type slave; };',  # another view: left to showzone
+        "garbage",
+        "",
+    ])
+    configs = parse_zone_dump(dump)
+    assert set(configs) == {"z1.example.", "z2.example.", "z5.example."}
+    assert configs["z1.example."].masters == {("10.0.0.9", 5354)}
+    assert configs["z2.example."].type == "secondary" and configs["z2.example."].masters == {("10.0.0.8", 5354)}
+    assert "also-notify { 10.1.1.1; }" in configs["z2.example."].with_masters([Endpoint("10.0.0.1", 5354)])
