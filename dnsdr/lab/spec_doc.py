@@ -95,6 +95,8 @@ def _region(paths: Paths, bin_dir: Path, region: str) -> dict[str, Any]:
                 "rndc": {"host": a.bind, "port": RNDC_PORT},
                 "rndcKeyRef": _file(paths.rndc_key(region)),
                 "rndcKeyFile": str(paths.rndc_key(region)),
+                # named runs on this host: dnsdr reads every added zone's config in one dump
+                "zoneConfigCommand": f"named-nzd2nzf {paths.component(region, 'bind') / '_default.nzd'}",
             },
         ],
     }
