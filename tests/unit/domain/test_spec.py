@@ -35,7 +35,7 @@ def test_a_powerdns_backend_may_name_its_database(doc: Doc) -> None:
     assert pdns.secret_setting("databaseRef") is not None and pdns.secret_setting("databaseRef").env == "R1_PDNS_DB_URL"
     doc["spec"]["regions"][0]["backends"][1]["databaseRef"] = {"env": "X"}
     assert problems_of(doc) == ["spec.regions[0].backends[1].databaseRef: unknown key (known: dns, name, rndc, "
-                                "rndcConfigFile, rndcKeyFile, rndcKeyRef, type)"]
+                                "rndcConfigFile, rndcKeyFile, rndcKeyRef, type, zoneConfigCommand)"]
 
 
 def test_example_is_valid(doc: Doc) -> None:
