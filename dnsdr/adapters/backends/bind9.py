@@ -18,7 +18,7 @@ import logging
 import re
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dnsdr.adapters.backends.base import (
@@ -71,19 +71,22 @@ def bind_masters_clause(masters: Sequence[Endpoint]) -> str:
 _BIND_ENTRY = re.compile(r"([0-9A-Fa-f.:]+)(?:\s+port\s+(\d+))?")
 
 
-def split_statements(body: str) -> list[str]:
-    """Top-level ``;``-terminated statements of a named.conf block body (braces nest)."""
-    out, depth, start, in_quote = [], 0, 0, False
-    for i, ch in enumerate(body):
+def _depths(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, brace depth after it) of every character outside double quotes."""
+    depth, in_quote = 0, False
+    for i, ch in enumerate(text):
         if ch == '"':
             in_quote = not in_quote
-        elif in_quote:
-            continue
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch == ";" and depth == 0:
+        elif not in_quote:
+            depth += (ch == "{") - (ch == "}")
+            yield i, ch, depth
+
+
+def split_statements(body: str) -> list[str]:
+    """Top-level ``;``-terminated statements of a named.conf block body (braces nest)."""
+    out, start = [], 0
+    for i, ch, depth in _depths(body):
+        if ch == ";" and depth == 0:
             stmt = body[start:i].strip()
             if stmt:
                 out.append(stmt)
@@ -137,21 +140,8 @@ _DUMP_LINE = re.compile(r'zone\s+"([^"\\]+)"\s+(?:in\s+)?(\{.*\})\s*;\s*$', re.I
 def _one_block(text: str) -> bool:
     """``text`` is exactly one brace block (quotes respected): a cut line must never pass for a zone
     whose other clauses are simply gone."""
-    depth, in_quote = 0, False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            in_quote = not in_quote
-        elif in_quote:
-            continue
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return False
-        if depth < 0:
-            return False
-    return depth == 0 and not in_quote
+    closed = [i for i, _, depth in _depths(text) if depth <= 0]
+    return text.count('"') % 2 == 0 and closed == [len(text) - 1] and text.startswith("{")
 
 
 def parse_zone_dump(text: str) -> dict[str, BindZoneConfig]:
